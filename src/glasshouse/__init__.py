@@ -1,0 +1,3 @@
+"""Glasshouse: a multi-tenant contact-center platform."""
+
+__version__ = "0.1.0"

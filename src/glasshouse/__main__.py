@@ -1,0 +1,5 @@
+import sys
+
+from glasshouse.entrypoints.cli import main
+
+sys.exit(main())

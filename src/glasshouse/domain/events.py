@@ -1,0 +1,451 @@
+"""The event model: typed, versioned, per-tenant facts that are the source of truth.
+
+Every event is an :class:`Event` envelope (tenant, time, per-tenant sequence, test flag) around a
+typed body. Bodies are small frozen dataclasses; their ``TYPE`` is the wire name used in the JSON
+Lines export (see ``docs/events.md``). Events carry ids, never personal data.
+
+Times are integer milliseconds since the Unix epoch (UTC), so durations and sums are exact and
+incremental and batch metrics agree to the millisecond.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Final, get_type_hints
+
+SCHEMA_VERSION: Final = 1
+
+
+class EventError(ValueError):
+    """An event (or its JSON form) is malformed; the message names the field and the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventBody:
+    """Base of every event body. Subclasses set ``TYPE`` to their wire name."""
+
+    TYPE: ClassVar[str] = ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration facts (recorded so that an exported log describes its own queues and agents)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfigured(EventBody):
+    """A queue was created or its settings changed (thresholds used by metrics included)."""
+
+    TYPE: ClassVar[str] = "queue.configured"
+    queue_id: str
+    strategy: str = "longest_idle"
+    sl_threshold_s: int = 20
+    short_abandon_s: int = 5
+    wrap_up_s: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfigured(EventBody):
+    """An agent's skills (name -> proficiency 1-5) and capacity per channel were set."""
+
+    TYPE: ClassVar[str] = "agent.configured"
+    agent_id: str
+    skills: Mapping[str, int] = field(default_factory=dict)
+    capacity: Mapping[str, int] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# Agent state
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLoggedIn(EventBody):
+    TYPE: ClassVar[str] = "agent.logged_in"
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLoggedOut(EventBody):
+    TYPE: ClassVar[str] = "agent.logged_out"
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReady(EventBody):
+    TYPE: ClassVar[str] = "agent.ready"
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentNotReady(EventBody):
+    """The agent is not ready; ``reason`` is a tenant-defined reason code ("ring_no_answer" is
+    set by the ACD itself)."""
+
+    TYPE: ClassVar[str] = "agent.not_ready"
+    agent_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentAcwStarted(EventBody):
+    """After-call work on a contact began (the conversation has ended)."""
+
+    TYPE: ClassVar[str] = "agent.acw_started"
+    agent_id: str
+    contact_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentAcwEnded(EventBody):
+    """After-call work on a contact ended: the contact is now handled."""
+
+    TYPE: ClassVar[str] = "agent.acw_ended"
+    agent_id: str
+    contact_id: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Contact lifecycle
+
+
+@dataclass(frozen=True, slots=True)
+class ContactArrived(EventBody):
+    """A contact reached one of the tenant's entry points (a number, a chat widget...)."""
+
+    TYPE: ClassVar[str] = "contact.arrived"
+    contact_id: str
+    channel: str = "voice"
+    entry: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ContactBlocked(EventBody):
+    """The contact was refused before reaching a queue (no capacity, closed)."""
+
+    TYPE: ClassVar[str] = "contact.blocked"
+    contact_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactIvrCompleted(EventBody):
+    """The contact ended in the IVR with a self-service completion."""
+
+    TYPE: ClassVar[str] = "contact.ivr_completed"
+    contact_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactIvrAbandoned(EventBody):
+    """The customer left while in the IVR, without a self-service completion."""
+
+    TYPE: ClassVar[str] = "contact.ivr_abandoned"
+    contact_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactQueued(EventBody):
+    """The contact entered a queue. Higher ``priority`` is served first; ``skills`` maps a skill
+    to the minimum proficiency required."""
+
+    TYPE: ClassVar[str] = "contact.queued"
+    contact_id: str
+    queue_id: str
+    channel: str = "voice"
+    priority: int = 0
+    skills: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ContactOffered(EventBody):
+    """The ACD offered the contact to an agent (the agent's phone rings)."""
+
+    TYPE: ClassVar[str] = "contact.offered"
+    contact_id: str
+    queue_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRingNoAnswer(EventBody):
+    """The agent did not answer an offer in time; the contact goes back to the queue's front."""
+
+    TYPE: ClassVar[str] = "contact.ring_no_answer"
+    contact_id: str
+    queue_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactAnswered(EventBody):
+    """An agent and the customer are connected: queue time ends, talk time starts."""
+
+    TYPE: ClassVar[str] = "contact.answered"
+    contact_id: str
+    queue_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactHeld(EventBody):
+    TYPE: ClassVar[str] = "contact.held"
+    contact_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRetrieved(EventBody):
+    TYPE: ClassVar[str] = "contact.retrieved"
+    contact_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactEnded(EventBody):
+    """The conversation of an answered contact ended (talk and hold stop)."""
+
+    TYPE: ClassVar[str] = "contact.ended"
+    contact_id: str
+    agent_id: str
+    by: str = "customer"
+
+
+@dataclass(frozen=True, slots=True)
+class ContactAbandoned(EventBody):
+    """The customer left while queued (or while an agent's phone was ringing)."""
+
+    TYPE: ClassVar[str] = "contact.abandoned"
+    contact_id: str
+    queue_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactOverflowed(EventBody):
+    """The contact left ``queue_id`` for ``to_queue_id`` (a ``contact.queued`` follows)."""
+
+    TYPE: ClassVar[str] = "contact.overflowed"
+    contact_id: str
+    queue_id: str
+    to_queue_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactTimedOut(EventBody):
+    """The contact reached the queue's maximum wait and left it (to voicemail or an exit)."""
+
+    TYPE: ClassVar[str] = "contact.timed_out"
+    contact_id: str
+    queue_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRequested(EventBody):
+    """The customer chose "keep my place and call me back": the contact keeps its position."""
+
+    TYPE: ClassVar[str] = "callback.requested"
+    contact_id: str
+    queue_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackDialing(EventBody):
+    """A callback reached the head of its queue: an agent is reserved and the customer dialed."""
+
+    TYPE: ClassVar[str] = "callback.dialing"
+    contact_id: str
+    queue_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackFailed(EventBody):
+    """The callback attempt did not reach the customer; ``retry`` tells if it was re-queued."""
+
+    TYPE: ClassVar[str] = "callback.failed"
+    contact_id: str
+    queue_id: str
+    agent_id: str
+    retry: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ContactDispositioned(EventBody):
+    """The agent recorded an outcome code; ``justified_long`` excludes it from AHT."""
+
+    TYPE: ClassVar[str] = "contact.dispositioned"
+    contact_id: str
+    agent_id: str
+    code: str
+    justified_long: bool = False
+
+
+EVENT_TYPES: Final[dict[str, type[EventBody]]] = {
+    cls.TYPE: cls
+    for cls in (
+        QueueConfigured,
+        AgentConfigured,
+        AgentLoggedIn,
+        AgentLoggedOut,
+        AgentReady,
+        AgentNotReady,
+        AgentAcwStarted,
+        AgentAcwEnded,
+        ContactArrived,
+        ContactBlocked,
+        ContactIvrCompleted,
+        ContactIvrAbandoned,
+        ContactQueued,
+        ContactOffered,
+        ContactRingNoAnswer,
+        ContactAnswered,
+        ContactHeld,
+        ContactRetrieved,
+        ContactEnded,
+        ContactAbandoned,
+        ContactOverflowed,
+        ContactTimedOut,
+        CallbackRequested,
+        CallbackDialing,
+        CallbackFailed,
+        ContactDispositioned,
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One fact in a tenant's log. ``seq`` is 0 until the log assigns it (1, 2, ... per tenant)."""
+
+    tenant: str
+    ts: int
+    body: EventBody
+    seq: int = 0
+    test: bool = False
+
+    @property
+    def type(self) -> str:
+        return self.body.TYPE
+
+    def with_seq(self, seq: int) -> Event:
+        return dataclasses.replace(self, seq=seq)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for f in dataclasses.fields(self.body):
+            value = getattr(self.body, f.name)
+            data[f.name] = dict(value) if isinstance(value, Mapping) else value
+        out: dict[str, Any] = {
+            "v": SCHEMA_VERSION,
+            "tenant": self.tenant,
+            "seq": self.seq,
+            "ts": self.ts,
+            "type": self.body.TYPE,
+            "data": data,
+        }
+        if self.test:
+            out["test"] = True
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing and validation at the boundary
+
+_HINTS: dict[type[EventBody], dict[str, Any]] = {}
+
+
+def _hints(cls: type[EventBody]) -> dict[str, Any]:
+    hints = _HINTS.get(cls)
+    if hints is None:
+        raw = get_type_hints(cls)
+        hints = {f.name: raw[f.name] for f in dataclasses.fields(cls)}
+        _HINTS[cls] = hints
+    return hints
+
+
+def _check_value(where: str, name: str, hint: Any, value: Any) -> Any:
+    text = str(hint)
+    if hint is str:
+        if not isinstance(value, str):
+            raise EventError(f"{where}: field '{name}' must be a string, got {value!r}")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise EventError(f"{where}: field '{name}' must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise EventError(f"{where}: field '{name}' must be an integer, got {value!r}")
+        return value
+    if text.startswith(("collections.abc.Mapping[str, int]", "typing.Mapping[str, int]")):
+        if not isinstance(value, Mapping):
+            raise EventError(f"{where}: field '{name}' must be an object, got {value!r}")
+        for k, v in value.items():
+            if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, int):
+                raise EventError(
+                    f"{where}: field '{name}' must map names to integers, got {k!r}: {v!r}"
+                )
+        return dict(value)
+    raise EventError(f"{where}: field '{name}' has an unsupported type {text}")  # pragma: no cover
+
+
+def make_body(type_name: str, data: Mapping[str, Any], where: str = "event") -> EventBody:
+    """Build a typed body from its wire name and fields, or raise :class:`EventError`."""
+    cls = EVENT_TYPES.get(type_name)
+    if cls is None:
+        raise EventError(f"{where}: unknown event type {type_name!r}")
+    if not isinstance(data, Mapping):
+        raise EventError(f"{where}: 'data' must be an object, got {data!r}")
+    hints = _hints(cls)
+    unknown = sorted(set(data) - set(hints))
+    if unknown:
+        raise EventError(f"{where}: {type_name} has no field(s) {', '.join(unknown)}")
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            kwargs[f.name] = _check_value(where, f.name, hints[f.name], data[f.name])
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise EventError(f"{where}: {type_name} is missing field '{f.name}'")
+    for key in ("agent_id", "contact_id", "queue_id"):
+        if key in kwargs and not kwargs[key]:
+            raise EventError(f"{where}: field '{key}' must not be empty")
+    return cls(**kwargs)
+
+
+def event_from_dict(obj: Any, where: str = "event") -> Event:
+    """Parse the JSON form of an event (see ``docs/events.md``), or raise :class:`EventError`."""
+    if not isinstance(obj, Mapping):
+        raise EventError(f"{where}: an event must be a JSON object, got {type(obj).__name__}")
+    version = obj.get("v", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        raise EventError(f"{where}: unsupported schema version {version!r} (this is {SCHEMA_VERSION})")
+    tenant = obj.get("tenant")
+    if not isinstance(tenant, str) or not tenant:
+        raise EventError(f"{where}: field 'tenant' must be a non-empty string")
+    ts = obj.get("ts")
+    if isinstance(ts, bool) or not isinstance(ts, int) or ts < 0:
+        raise EventError(f"{where}: field 'ts' must be a non-negative integer (ms), got {ts!r}")
+    seq = obj.get("seq", 0)
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise EventError(f"{where}: field 'seq' must be a non-negative integer, got {seq!r}")
+    test = obj.get("test", False)
+    if not isinstance(test, bool):
+        raise EventError(f"{where}: field 'test' must be true or false, got {test!r}")
+    type_name = obj.get("type")
+    if not isinstance(type_name, str):
+        raise EventError(f"{where}: field 'type' must be a string")
+    body = make_body(type_name, obj.get("data", {}), where)
+    return Event(tenant=tenant, ts=ts, body=body, seq=seq, test=test)
+
+
+def event_from_json(line: str, where: str = "event") -> Event:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise EventError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+    return event_from_dict(obj, where)
