@@ -169,6 +169,18 @@ class ContactOffered(EventBody):
 
 
 @dataclass(frozen=True, slots=True)
+class ContactOfferWithdrawn(EventBody):
+    """An offer stopped ringing without an answer by this agent: another agent answered first
+    (ring-all) or the customer left. The agent is free again."""
+
+    TYPE: ClassVar[str] = "contact.offer_withdrawn"
+    contact_id: str
+    queue_id: str
+    agent_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class ContactRingNoAnswer(EventBody):
     """The agent did not answer an offer in time; the contact goes back to the queue's front."""
 
@@ -299,6 +311,7 @@ EVENT_TYPES: Final[dict[str, type[EventBody]]] = {
         ContactIvrAbandoned,
         ContactQueued,
         ContactOffered,
+        ContactOfferWithdrawn,
         ContactRingNoAnswer,
         ContactAnswered,
         ContactHeld,
@@ -423,7 +436,9 @@ def event_from_dict(obj: Any, where: str = "event") -> Event:
         raise EventError(f"{where}: an event must be a JSON object, got {type(obj).__name__}")
     version = obj.get("v", SCHEMA_VERSION)
     if version != SCHEMA_VERSION:
-        raise EventError(f"{where}: unsupported schema version {version!r} (this is {SCHEMA_VERSION})")
+        raise EventError(
+            f"{where}: unsupported schema version {version!r} (this is {SCHEMA_VERSION})"
+        )
     tenant = obj.get("tenant")
     if not isinstance(tenant, str) or not tenant:
         raise EventError(f"{where}: field 'tenant' must be a non-empty string")

@@ -1,0 +1,312 @@
+"""Routing indexes: which waiting contact an available agent takes, and which agent a new
+contact goes to, without scanning every agent or every contact.
+
+Both directions use heaps with lazy deletion (an entry is void once its agent's token or its
+contact's generation has moved on):
+
+* Available agents sit in heaps keyed by (channel, skill, proficiency), one family of heaps
+  per ordering the configured strategies need (idle time, calls taken), plus one heap per
+  round-robin queue. A contact looks only at the heaps of its rarest required skill, at the
+  levels it accepts.
+* Waiting contacts sit in *groups*: one heap per (queue, channel, requirement), ordered by
+  (-priority, arrival order). Groups are indexed by the first skill of their requirement and
+  its level, so an agent looks only at groups that its own skills could satisfy.
+
+The result is defined exactly like the naive full scan in ``glasshouse.testing.naive_router``
+(same candidates, same order, same tie-breaks), which tests and ``benchmarks/route.py`` check.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from glasshouse.domain.acd.config import MAX_PROFICIENCY, QueueSpec
+from glasshouse.domain.acd.state import AgentState, ContactState, Phase, Requirement
+
+
+class Router(Protocol):
+    """What the engine needs from a routing index."""
+
+    def agent_changed(self, agent: AgentState) -> None:
+        """The agent's availability or ordering keys changed (its token was bumped)."""
+
+    def add_waiting(self, contact: ContactState) -> None:
+        """The contact is waiting (or waiting again) with its current requirement and key."""
+
+    def remove_waiting(self, contact: ContactState) -> None:
+        """The contact no longer waits (the engine bumped its generation first)."""
+
+    def best_contact(self, agent: AgentState, channel: str) -> ContactState | None:
+        """The waiting contact of ``channel`` that ``agent`` should take next, if any."""
+
+    def best_agent(self, contact: ContactState) -> AgentState | None:
+        """The available agent a waiting contact should be offered to, by its queue's strategy."""
+
+    def all_agents(self, contact: ContactState) -> list[AgentState]:
+        """Every available agent eligible for the contact (ring-all), in a stable order."""
+
+
+def eligible(agent: AgentState, contact: ContactState) -> bool:
+    """May ``agent`` be offered ``contact`` now?"""
+    members = contact.queue.members
+    if members is not None and agent.agent_id not in members:
+        return False
+    return agent.available_for(contact.channel) and agent.satisfies(contact.requirement)
+
+
+def agent_sort_key(agent: AgentState, queue: QueueSpec) -> tuple[int, int, int]:
+    """Smaller is better: the order in which a queue's strategy prefers available agents."""
+    strategy = queue.strategy
+    if strategy == "least_calls":
+        return (agent.calls, agent.idle_since, agent.order)
+    if strategy == "round_robin":
+        return (agent.rr_last.get(queue.queue_id, -1), 0, agent.order)
+    return (0, agent.idle_since, agent.order)  # longest_idle, ring_all
+
+
+def primary_skill(contact: ContactState) -> str | None:
+    """The skill whose proficiency ranks agents in a skills-based queue: the queue's first
+    listed skill, else the first skill (by name) the contact still requires."""
+    for skill in contact.queue.skills:
+        return skill
+    return contact.requirement[0][0] if contact.requirement else None
+
+
+def skills_based_key(agent: AgentState, contact: ContactState) -> tuple[int, int, int]:
+    """Skills-based order: highest proficiency in the primary skill, then the longest idle."""
+    skill = primary_skill(contact)
+    level = agent.spec.skills.get(skill, 0) if skill is not None else 0
+    return (-level, agent.idle_since, agent.order)
+
+
+_AgentEntry = tuple[int, int, int, int, AgentState]  # (k1, k2, order, token, agent)
+_ContactEntry = tuple[int, int, int, ContactState]  # (-priority, order, generation, contact)
+_GroupKey = tuple[str, str, Requirement]  # (queue, channel, requirement)
+
+
+class _Group:
+    __slots__ = ("channel", "heap", "members", "queue", "requirement")
+
+    def __init__(self, queue: QueueSpec, channel: str, requirement: Requirement) -> None:
+        self.queue = queue
+        self.channel = channel
+        self.requirement = requirement
+        self.members = queue.members
+        self.heap: list[_ContactEntry] = []
+
+    def head(self) -> ContactState | None:
+        heap = self.heap
+        while heap:
+            _, _, gen, contact = heap[0]
+            if contact.route_gen == gen and contact.phase is Phase.WAITING:
+                return contact
+            heapq.heappop(heap)
+        return None
+
+
+class IndexedRouter:
+    """The production router (see the module docstring)."""
+
+    def __init__(self, queues: Callable[[], Iterable[QueueSpec]]) -> None:
+        self._queues = queues
+        # agent heaps: family -> (channel, skill, level) -> heap; skill "" = any agent
+        self._idle: dict[tuple[str, str, int], list[_AgentEntry]] = {}
+        self._calls: dict[tuple[str, str, int], list[_AgentEntry]] = {}
+        self._rr: dict[str, list[_AgentEntry]] = {}
+        self._skill_agents: dict[str, int] = {}
+        self._known_agents: set[str] = set()
+        # contact groups
+        self._groups: dict[_GroupKey, _Group] = {}
+        self._group_index: dict[
+            tuple[str, str, int], dict[tuple[str, str, Requirement], _Group]
+        ] = {}
+        self._use_calls = False
+        self._rr_queues: list[QueueSpec] = []
+
+    # -- configuration -------------------------------------------------------------------
+
+    def rebuild(self, agents: Iterable[AgentState], waiting: Iterable[ContactState]) -> None:
+        """Queue settings changed: rebuild every index from the engine's state."""
+        queues = list(self._queues())
+        self._use_calls = any(q.strategy == "least_calls" for q in queues)
+        self._rr_queues = [q for q in queues if q.strategy == "round_robin"]
+        self._idle.clear()
+        self._calls.clear()
+        self._rr = {q.queue_id: [] for q in self._rr_queues}
+        self._groups.clear()
+        self._group_index.clear()
+        for agent in agents:
+            self.agent_changed(agent)
+        for contact in waiting:
+            self.add_waiting(contact)
+
+    # -- agents ----------------------------------------------------------------------------
+
+    def agent_changed(self, agent: AgentState) -> None:
+        if agent.agent_id not in self._known_agents:
+            self._known_agents.add(agent.agent_id)
+            for skill in agent.spec.skills:
+                self._skill_agents[skill] = self._skill_agents.get(skill, 0) + 1
+        token = agent.token
+        order = agent.order
+        for channel in agent.spec.capacity:
+            if not agent.available_for(channel):
+                continue
+            idle = agent.idle_since
+            entry: _AgentEntry = (0, idle, order, token, agent)
+            heapq.heappush(self._idle.setdefault((channel, "", 0), []), entry)
+            for skill, level in agent.spec.skills.items():
+                heapq.heappush(self._idle.setdefault((channel, skill, level), []), entry)
+            if self._use_calls:
+                centry: _AgentEntry = (agent.calls, idle, order, token, agent)
+                heapq.heappush(self._calls.setdefault((channel, "", 0), []), centry)
+                for skill, level in agent.spec.skills.items():
+                    heapq.heappush(self._calls.setdefault((channel, skill, level), []), centry)
+            for queue in self._rr_queues:
+                if queue.members is not None and agent.agent_id not in queue.members:
+                    continue
+                if not agent.satisfies(tuple(queue.skills.items())):
+                    continue
+                rentry: _AgentEntry = (
+                    agent.rr_last.get(queue.queue_id, -1),
+                    0,
+                    order,
+                    token,
+                    agent,
+                )
+                heapq.heappush(self._rr[queue.queue_id], rentry)
+
+    def _heaps_for(self, contact: ContactState) -> list[list[_AgentEntry]]:
+        """The agent heaps that hold every candidate for ``contact``, by its strategy."""
+        queue = contact.queue
+        channel = contact.channel
+        if queue.strategy == "round_robin":
+            return [self._rr.get(queue.queue_id, [])]
+        family = self._calls if queue.strategy == "least_calls" else self._idle
+        req = contact.requirement
+        if not req:
+            return [family.get((channel, "", 0), [])]
+        skill, level = min(req, key=lambda item: (self._skill_agents.get(item[0], 0), item[0]))
+        return [
+            family[key]
+            for lv in range(level, MAX_PROFICIENCY + 1)
+            if (key := (channel, skill, lv)) in family
+        ]
+
+    @staticmethod
+    def _first_valid(
+        heap: list[_AgentEntry], contact: ContactState
+    ) -> tuple[_AgentEntry | None, list[_AgentEntry]]:
+        """Pop void entries off ``heap``; return its best eligible entry (left in place)
+        and the valid-but-ineligible entries popped on the way (to push back)."""
+        aside: list[_AgentEntry] = []
+        while heap:
+            entry = heap[0]
+            agent = entry[4]
+            if agent.token != entry[3] or not agent.available_for(contact.channel):
+                heapq.heappop(heap)
+                continue
+            if eligible(agent, contact):
+                return entry, aside
+            aside.append(heapq.heappop(heap))
+        return None, aside
+
+    def best_agent(self, contact: ContactState) -> AgentState | None:
+        queue = contact.queue
+        if queue.strategy == "skills_based":
+            return self._best_by_proficiency(contact)
+        best: AgentState | None = None
+        best_key: tuple[int, int, int] | None = None
+        for heap in self._heaps_for(contact):
+            entry, aside = self._first_valid(heap, contact)
+            for item in aside:
+                heapq.heappush(heap, item)
+            if entry is None:
+                continue
+            key = agent_sort_key(entry[4], queue)
+            if best_key is None or key < best_key:
+                best, best_key = entry[4], key
+        return best
+
+    def _best_by_proficiency(self, contact: ContactState) -> AgentState | None:
+        skill = primary_skill(contact)
+        if skill is None:
+            heaps = [self._idle.get((contact.channel, "", 0), [])]
+        else:
+            need = dict(contact.requirement).get(skill, 1)
+            heaps = [
+                self._idle.get((contact.channel, skill, lv), [])
+                for lv in range(MAX_PROFICIENCY, need - 1, -1)
+            ]
+        for heap in heaps:  # highest level first; each heap is ordered by idle time
+            entry, aside = self._first_valid(heap, contact)
+            for item in aside:
+                heapq.heappush(heap, item)
+            if entry is not None:
+                return entry[4]
+        return None
+
+    def all_agents(self, contact: ContactState) -> list[AgentState]:
+        found: dict[str, AgentState] = {}
+        for heap in self._heaps_for(contact):
+            live = [e for e in heap if e[4].token == e[3] and e[4].available_for(contact.channel)]
+            if len(live) != len(heap):
+                heap[:] = live
+                heapq.heapify(heap)
+            for entry in live:
+                agent = entry[4]
+                if eligible(agent, contact):
+                    found[agent.agent_id] = agent
+        return sorted(found.values(), key=lambda a: agent_sort_key(a, contact.queue))
+
+    # -- contacts --------------------------------------------------------------------------
+
+    def add_waiting(self, contact: ContactState) -> None:
+        req = contact.requirement
+        gkey = (contact.queue.queue_id, contact.channel, req)
+        group = self._groups.get(gkey)
+        if group is None or group.queue is not contact.queue:
+            group = _Group(contact.queue, contact.channel, req)
+            old = self._groups.get(gkey)
+            if old is not None:
+                group.heap = old.heap
+            self._groups[gkey] = group
+            ikey = (contact.channel, req[0][0], req[0][1]) if req else (contact.channel, "", 0)
+            self._group_index.setdefault(ikey, {})[gkey] = group
+        heapq.heappush(group.heap, (contact.key[0], contact.key[1], contact.route_gen, contact))
+
+    def remove_waiting(self, contact: ContactState) -> None:
+        # lazy: the entry is void because the engine bumped the contact's generation
+        return None
+
+    def best_contact(self, agent: AgentState, channel: str) -> ContactState | None:
+        best: ContactState | None = None
+        best_key: tuple[int, int] | None = None
+        index = self._group_index
+        keys: list[tuple[str, str, int]] = [(channel, "", 0)]
+        for skill, level in agent.spec.skills.items():
+            keys.extend((channel, skill, lv) for lv in range(1, level + 1))
+        agent_id = agent.agent_id
+        for ikey in keys:
+            groups = index.get(ikey)
+            if not groups:
+                continue
+            empty: list[tuple[str, str, Requirement]] = []
+            for gkey, group in groups.items():
+                head = group.head()
+                if head is None:
+                    empty.append(gkey)
+                    continue
+                if best_key is not None and head.key >= best_key:
+                    continue
+                if group.members is not None and agent_id not in group.members:
+                    continue
+                if not agent.satisfies(group.requirement):
+                    continue
+                best, best_key = head, head.key
+            for gkey in empty:
+                del groups[gkey]
+                del self._groups[gkey]
+        return best
