@@ -331,9 +331,13 @@ class Acd:
         if agent.presence is Presence.LOGGED_OUT:
             raise InvalidTransition(f"agent {agent_id!r} is not logged in")
         self._begin(now)
-        agent.pending_not_ready = None
         if agent.presence is Presence.NOT_READY:
+            agent.pending_not_ready = None
             self._set_ready(agent)
+        elif agent.pending_not_ready is not None:
+            agent.pending_not_ready = None
+            self._agent_changed(agent)
+            self._route_agent(agent)
         return self._finish()
 
     def _set_ready(self, agent: AgentState) -> None:
@@ -383,19 +387,28 @@ class Acd:
             return self._finish()
         others = [a for a in contact.offered_to if a != agent_id]
         self._connect(contact, agent)
-        for other_id in others:
-            other = self._agents[other_id]
-            other.contacts.pop(contact_id, None)
+        self._withdraw(contact, others, "answered_elsewhere")
+        return self._finish()
+
+    def _withdraw(self, contact: ContactState, agent_ids: list[str], reason: str) -> None:
+        """Stop an offer ringing at these agents, free them all, then route to them."""
+        agents = [self._agents[a] for a in agent_ids]
+        for agent in agents:
+            agent.contacts.pop(contact.contact_id, None)
             self._emit(
                 ContactOfferWithdrawn(
-                    contact_id=contact_id,
+                    contact_id=contact.contact_id,
                     queue_id=contact.queue.queue_id,
-                    agent_id=other_id,
-                    reason="answered_elsewhere",
+                    agent_id=agent.agent_id,
+                    reason=reason,
                 )
             )
-            self._release(other)
-        return self._finish()
+        # every agent is free in the index before any is routed: one's routing must see
+        # the others as they really are
+        for agent in agents:
+            self._free(agent)
+        for agent in agents:
+            self._route_agent(agent)
 
     def _connect(self, contact: ContactState, agent: AgentState) -> None:
         contact.phase = Phase.TALKING
@@ -641,18 +654,7 @@ class Acd:
         self._unwait(contact)
         self._emit(ContactAbandoned(contact_id=contact_id, queue_id=contact.queue.queue_id))
         self._drop(contact)
-        for agent_id in offered:
-            agent = self._agents[agent_id]
-            agent.contacts.pop(contact_id, None)
-            self._emit(
-                ContactOfferWithdrawn(
-                    contact_id=contact_id,
-                    queue_id=contact.queue.queue_id,
-                    agent_id=agent_id,
-                    reason="abandoned",
-                )
-            )
-            self._release(agent)
+        self._withdraw(contact, offered, "abandoned")
         return self._finish()
 
     def _drop(self, contact: ContactState) -> None:
@@ -729,6 +731,11 @@ class Acd:
 
     def _release(self, agent: AgentState) -> None:
         """The agent holds one contact less: apply pending state, then route to them."""
+        self._free(agent)
+        self._route_agent(agent)
+
+    def _free(self, agent: AgentState) -> None:
+        """The agent holds one contact less: apply a pending not-ready, update the index."""
         if not agent.contacts:
             agent.idle_since = self._now
             if agent.pending_not_ready is not None:
@@ -736,10 +743,11 @@ class Acd:
                 return
         if agent.presence is Presence.READY:
             self._agent_changed(agent)
-            self._route_agent(agent)
 
     def _route_agent(self, agent: AgentState) -> None:
         """Offer waiting contacts to a newly available agent while they have room."""
+        if agent.presence is not Presence.READY:
+            return
         channels = list(agent.spec.capacity)
         while True:
             best: ContactState | None = None
@@ -751,7 +759,10 @@ class Acd:
                     best = found
             if best is None:
                 return
-            self._offer(best, [agent])
+            if best.queue.strategy == "ring_all" and not best.callback:
+                self._route_contact(best)  # rings this agent and every other free one
+            else:
+                self._offer(best, [agent])
 
     def _route_contact(self, contact: ContactState) -> None:
         if contact.phase is not Phase.WAITING:
@@ -851,22 +862,24 @@ class Acd:
         offered = list(contact.offered_to)
         contact.offered_to = []
         contact.route_gen += 1
-        for agent_id in offered:
-            agent = self._agents[agent_id]
+        ring_all = queue.strategy == "ring_all"
+        agents = [self._agents[a] for a in offered]
+        for agent in agents:
             agent.contacts.pop(contact.contact_id, None)
-            if queue.strategy == "ring_all":
+            if ring_all:  # nobody picked up: ring again rather than punish everyone
                 self._emit(
                     ContactOfferWithdrawn(
                         contact_id=contact.contact_id,
                         queue_id=queue.queue_id,
-                        agent_id=agent_id,
+                        agent_id=agent.agent_id,
                         reason="ring_timeout",
                     )
                 )
+                self._free(agent)
                 continue
             self._emit(
                 ContactRingNoAnswer(
-                    contact_id=contact.contact_id, queue_id=queue.queue_id, agent_id=agent_id
+                    contact_id=contact.contact_id, queue_id=queue.queue_id, agent_id=agent.agent_id
                 )
             )
             if not agent.contacts:
@@ -878,17 +891,10 @@ class Acd:
         for kind, extra in deferred:
             if contact.phase is Phase.WAITING:
                 self._wait_timer(contact, kind, extra)
-        if queue.strategy == "ring_all":
-            # the ringing agents are free again; ring them (and anyone newly free) again
-            for agent_id in offered:
-                self._release_quiet(self._agents[agent_id])
         self._route_contact(contact)
-
-    def _release_quiet(self, agent: AgentState) -> None:
-        if not agent.contacts:
-            agent.idle_since = self._now
-        if agent.presence is Presence.READY:
-            self._agent_changed(agent)
+        if ring_all:
+            for agent in agents:
+                self._route_agent(agent)
 
     # ------------------------------------------------------------------------------------
     # views

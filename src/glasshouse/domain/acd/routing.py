@@ -23,7 +23,13 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from glasshouse.domain.acd.config import MAX_PROFICIENCY, QueueSpec
-from glasshouse.domain.acd.state import AgentState, ContactState, Phase, Requirement
+from glasshouse.domain.acd.state import (
+    AgentState,
+    ContactState,
+    Phase,
+    Requirement,
+    effective_requirement,
+)
 
 
 class Router(Protocol):
@@ -114,7 +120,7 @@ class IndexedRouter:
         # agent heaps: family -> (channel, skill, level) -> heap; skill "" = any agent
         self._idle: dict[tuple[str, str, int], list[_AgentEntry]] = {}
         self._calls: dict[tuple[str, str, int], list[_AgentEntry]] = {}
-        self._rr: dict[str, list[_AgentEntry]] = {}
+        self._rr: dict[tuple[str, str], list[_AgentEntry]] = {}  # (queue, channel) -> heap
         self._skill_agents: dict[str, int] = {}
         self._known_agents: set[str] = set()
         # contact groups
@@ -134,7 +140,7 @@ class IndexedRouter:
         self._rr_queues = [q for q in queues if q.strategy == "round_robin"]
         self._idle.clear()
         self._calls.clear()
-        self._rr = {q.queue_id: [] for q in self._rr_queues}
+        self._rr = {}
         self._groups.clear()
         self._group_index.clear()
         for agent in agents:
@@ -167,7 +173,8 @@ class IndexedRouter:
             for queue in self._rr_queues:
                 if queue.members is not None and agent.agent_id not in queue.members:
                     continue
-                if not agent.satisfies(tuple(queue.skills.items())):
+                # the widest the queue's requirement gets: widened contacts reach these too
+                if not agent.satisfies(effective_requirement(queue, {}, len(queue.widen_after_s))):
                     continue
                 rentry: _AgentEntry = (
                     agent.rr_last.get(queue.queue_id, -1),
@@ -176,14 +183,14 @@ class IndexedRouter:
                     token,
                     agent,
                 )
-                heapq.heappush(self._rr[queue.queue_id], rentry)
+                heapq.heappush(self._rr.setdefault((queue.queue_id, channel), []), rentry)
 
     def _heaps_for(self, contact: ContactState) -> list[list[_AgentEntry]]:
         """The agent heaps that hold every candidate for ``contact``, by its strategy."""
         queue = contact.queue
         channel = contact.channel
         if queue.strategy == "round_robin":
-            return [self._rr.get(queue.queue_id, [])]
+            return [self._rr.get((queue.queue_id, channel), [])]
         family = self._calls if queue.strategy == "least_calls" else self._idle
         req = contact.requirement
         if not req:
