@@ -257,11 +257,15 @@ class Acd:
             self._route_agent(agent)
         return self._finish()
 
+    def replace_router(self, factory: RouterFactory) -> None:
+        """Swap the routing index for another built from the current state (used to run the
+        naive reference router from exactly the state the indexed one reached)."""
+        self._router = factory(lambda: list(self._queues.values()))
+        self._rebuild_router()
+
     def _rebuild_router(self) -> None:
-        rebuild = getattr(self._router, "rebuild", None)
-        if rebuild is not None:
-            waiting = [c for c in self._contacts.values() if c.phase is Phase.WAITING]
-            rebuild(self._agents.values(), waiting)
+        waiting = [c for c in self._contacts.values() if c.phase is Phase.WAITING]
+        self._router.rebuild(self._agents.values(), waiting)
 
     @staticmethod
     def _serves(agent: AgentState, queue: QueueSpec) -> bool:
@@ -952,6 +956,20 @@ class Acd:
             ),
             oldest_entered_ms=min((c.entered_ms for c in waiting), default=None),
         )
+
+    @property
+    def router(self) -> Router:
+        """The routing index in use."""
+        return self._router
+
+    def contact_ids(self) -> list[str]:
+        """Ids of the contacts in the ACD (waiting, ringing, talking or in wrap-up)."""
+        return list(self._contacts)
+
+    def contact_phase(self, contact_id: str) -> str | None:
+        """The phase of a contact in the ACD, or None once it has left."""
+        contact = self._contacts.get(contact_id)
+        return contact.phase.value if contact is not None else None
 
     @property
     def now(self) -> int:

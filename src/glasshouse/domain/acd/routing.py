@@ -35,6 +35,9 @@ from glasshouse.domain.acd.state import (
 class Router(Protocol):
     """What the engine needs from a routing index."""
 
+    def rebuild(self, agents: Iterable[AgentState], waiting: Iterable[ContactState]) -> None:
+        """Index these agents and waiting contacts from scratch (settings changed)."""
+
     def agent_changed(self, agent: AgentState) -> None:
         """The agent's availability or ordering keys changed (its token was bumped)."""
 
@@ -92,13 +95,17 @@ _ContactEntry = tuple[int, int, int, ContactState]  # (-priority, order, generat
 _GroupKey = tuple[str, str, Requirement]  # (queue, channel, requirement)
 
 
+_INF = 1 << 62
+
+
 class _Group:
-    __slots__ = ("channel", "heap", "members", "queue", "requirement")
+    __slots__ = ("channel", "heap", "members", "multi", "queue", "requirement")
 
     def __init__(self, queue: QueueSpec, channel: str, requirement: Requirement) -> None:
         self.queue = queue
         self.channel = channel
         self.requirement = requirement
+        self.multi = len(requirement) > 1
         self.members = queue.members
         self.heap: list[_ContactEntry] = []
 
@@ -129,7 +136,14 @@ class IndexedRouter:
             tuple[str, str, int], dict[tuple[str, str, Requirement], _Group]
         ] = {}
         self._use_calls = False
-        self._rr_queues: list[QueueSpec] = []
+        self._use_any = False
+        self._keys_cache: dict[tuple[str, str], tuple[tuple[str, str, int], ...]] = {}
+        self._keys_spec: dict[str, object] = {}
+        # round-robin queues by the first skill of their widest requirement ("" = none):
+        # (queue id, members, widest requirement)
+        self._rr_by_skill: dict[str, list[tuple[str, frozenset[str] | None, Requirement]]] = {}
+        self._pushes = 0
+        self._compact_at = 100_000
 
     # -- configuration -------------------------------------------------------------------
 
@@ -137,7 +151,16 @@ class IndexedRouter:
         """Queue settings changed: rebuild every index from the engine's state."""
         queues = list(self._queues())
         self._use_calls = any(q.strategy == "least_calls" for q in queues)
-        self._rr_queues = [q for q in queues if q.strategy == "round_robin"]
+        # the "any agent" heaps serve only queues that require no skill at all
+        self._use_any = any(not q.skills for q in queues)
+        self._rr_by_skill = {}
+        for q in queues:
+            if q.strategy != "round_robin":
+                continue
+            # the widest the requirement gets: widened contacts reach these agents too
+            widest = effective_requirement(q, {}, len(q.widen_after_s))
+            first = widest[0][0] if widest else ""
+            self._rr_by_skill.setdefault(first, []).append((q.queue_id, q.members, widest))
         self._idle.clear()
         self._calls.clear()
         self._rr = {}
@@ -162,28 +185,69 @@ class IndexedRouter:
                 continue
             idle = agent.idle_since
             entry: _AgentEntry = (0, idle, order, token, agent)
-            heapq.heappush(self._idle.setdefault((channel, "", 0), []), entry)
+            if self._use_any:
+                heapq.heappush(self._idle.setdefault((channel, "", 0), []), entry)
             for skill, level in agent.spec.skills.items():
                 heapq.heappush(self._idle.setdefault((channel, skill, level), []), entry)
             if self._use_calls:
                 centry: _AgentEntry = (agent.calls, idle, order, token, agent)
-                heapq.heappush(self._calls.setdefault((channel, "", 0), []), centry)
+                if self._use_any:
+                    heapq.heappush(self._calls.setdefault((channel, "", 0), []), centry)
                 for skill, level in agent.spec.skills.items():
                     heapq.heappush(self._calls.setdefault((channel, skill, level), []), centry)
-            for queue in self._rr_queues:
-                if queue.members is not None and agent.agent_id not in queue.members:
-                    continue
-                # the widest the queue's requirement gets: widened contacts reach these too
-                if not agent.satisfies(effective_requirement(queue, {}, len(queue.widen_after_s))):
-                    continue
-                rentry: _AgentEntry = (
-                    agent.rr_last.get(queue.queue_id, -1),
-                    0,
-                    order,
-                    token,
-                    agent,
-                )
-                heapq.heappush(self._rr.setdefault((queue.queue_id, channel), []), rentry)
+            if self._rr_by_skill:
+                self._push_round_robin(agent, channel)
+        self._pushes += 1
+        if self._pushes >= self._compact_at:
+            self._compact()
+
+    def _push_round_robin(self, agent: AgentState, channel: str) -> None:
+        rr = self._rr_by_skill
+        candidates = list(rr.get("", ()))
+        for skill in agent.spec.skills:
+            candidates.extend(rr.get(skill, ()))
+        for queue_id, members, widest in candidates:
+            if members is not None and agent.agent_id not in members:
+                continue
+            if not agent.satisfies(widest):
+                continue
+            entry: _AgentEntry = (
+                agent.rr_last.get(queue_id, -1),
+                0,
+                agent.order,
+                agent.token,
+                agent,
+            )
+            heapq.heappush(self._rr.setdefault((queue_id, channel), []), entry)
+
+    def _compact(self) -> None:
+        """Drop void entries from every heap. Heaps nobody reads (a skill no waiting contact
+        needs) would otherwise only grow; this keeps memory in proportion to live entries,
+        at an amortised O(1) per push."""
+        live = 0
+        for family in (self._idle, self._calls):
+            for key, heap in list(family.items()):
+                channel = key[0]
+                kept = [e for e in heap if e[4].token == e[3] and e[4].available_for(channel)]
+                if kept:
+                    heapq.heapify(kept)
+                    family[key] = kept
+                    live += len(kept)
+                else:
+                    del family[key]
+        for rkey, heap in list(self._rr.items()):
+            kept = [e for e in heap if e[4].token == e[3] and e[4].available_for(rkey[1])]
+            heapq.heapify(kept)
+            self._rr[rkey] = kept
+            live += len(kept)
+        for group in list(self._groups.values()):
+            group.heap = [
+                e for e in group.heap if e[3].route_gen == e[2] and e[3].phase is Phase.WAITING
+            ]
+            heapq.heapify(group.heap)
+            live += len(group.heap)
+        self._pushes = 0
+        self._compact_at = max(100_000, live)
 
     def _heaps_for(self, contact: ContactState) -> list[list[_AgentEntry]]:
         """The agent heaps that hold every candidate for ``contact``, by its strategy."""
@@ -195,7 +259,11 @@ class IndexedRouter:
         req = contact.requirement
         if not req:
             return [family.get((channel, "", 0), [])]
-        skill, level = min(req, key=lambda item: (self._skill_agents.get(item[0], 0), item[0]))
+        if len(req) == 1:
+            skill, level = req[0]
+        else:  # the rarest skill has the fewest candidates to look through
+            counts = self._skill_agents
+            skill, level = min(req, key=lambda item: (counts.get(item[0], 0), item[0]))
         return [
             family[key]
             for lv in range(level, MAX_PROFICIENCY + 1)
@@ -204,53 +272,62 @@ class IndexedRouter:
 
     @staticmethod
     def _first_valid(
-        heap: list[_AgentEntry], contact: ContactState
-    ) -> tuple[_AgentEntry | None, list[_AgentEntry]]:
-        """Pop void entries off ``heap``; return its best eligible entry (left in place)
-        and the valid-but-ineligible entries popped on the way (to push back)."""
+        heap: list[_AgentEntry], contact: ContactState, by_skill: bool = True
+    ) -> _AgentEntry | None:
+        """Pop void entries off ``heap`` and return its best eligible entry (left in place).
+        Valid entries of agents not eligible for this contact are set aside and put back.
+        ``by_skill``: the heap is keyed by one of the contact's required skills and a level
+        that meets it."""
+        channel = contact.channel
+        members = contact.queue.members
+        req = contact.requirement
+        # a heap keyed by the one required skill at a sufficient level meets the requirement
+        check_skills = len(req) > 1 or not by_skill
         aside: list[_AgentEntry] = []
+        found: _AgentEntry | None = None
         while heap:
             entry = heap[0]
             agent = entry[4]
-            if agent.token != entry[3] or not agent.available_for(contact.channel):
+            if agent.token != entry[3] or not agent.available_for(channel):
                 heapq.heappop(heap)
                 continue
-            if eligible(agent, contact):
-                return entry, aside
+            if (members is None or agent.spec.agent_id in members) and (
+                not check_skills or agent.satisfies(req)
+            ):
+                found = entry
+                break
             aside.append(heapq.heappop(heap))
-        return None, aside
+        for item in aside:
+            heapq.heappush(heap, item)
+        return found
 
     def best_agent(self, contact: ContactState) -> AgentState | None:
-        queue = contact.queue
-        if queue.strategy == "skills_based":
+        if contact.queue.strategy == "skills_based":
             return self._best_by_proficiency(contact)
-        best: AgentState | None = None
-        best_key: tuple[int, int, int] | None = None
+        best: _AgentEntry | None = None
+        by_skill = contact.queue.strategy != "round_robin"
         for heap in self._heaps_for(contact):
-            entry, aside = self._first_valid(heap, contact)
-            for item in aside:
-                heapq.heappush(heap, item)
-            if entry is None:
-                continue
-            key = agent_sort_key(entry[4], queue)
-            if best_key is None or key < best_key:
-                best, best_key = entry[4], key
-        return best
+            entry = self._first_valid(heap, contact, by_skill)
+            # an entry's first three fields are the agent's sort key for this strategy
+            if entry is not None and (best is None or entry[:3] < best[:3]):
+                best = entry
+        return best[4] if best is not None else None
 
     def _best_by_proficiency(self, contact: ContactState) -> AgentState | None:
         skill = primary_skill(contact)
         if skill is None:
             heaps = [self._idle.get((contact.channel, "", 0), [])]
         else:
-            need = dict(contact.requirement).get(skill, 1)
+            need = 1
+            for name, level in contact.requirement:
+                if name == skill:
+                    need = level
             heaps = [
                 self._idle.get((contact.channel, skill, lv), [])
                 for lv in range(MAX_PROFICIENCY, need - 1, -1)
             ]
         for heap in heaps:  # highest level first; each heap is ordered by idle time
-            entry, aside = self._first_valid(heap, contact)
-            for item in aside:
-                heapq.heappush(heap, item)
+            entry = self._first_valid(heap, contact)
             if entry is not None:
                 return entry[4]
         return None
@@ -283,36 +360,57 @@ class IndexedRouter:
             ikey = (contact.channel, req[0][0], req[0][1]) if req else (contact.channel, "", 0)
             self._group_index.setdefault(ikey, {})[gkey] = group
         heapq.heappush(group.heap, (contact.key[0], contact.key[1], contact.route_gen, contact))
+        self._pushes += 1
 
     def remove_waiting(self, contact: ContactState) -> None:
         # lazy: the entry is void because the engine bumped the contact's generation
         return None
 
+    def _index_keys(self, agent: AgentState, channel: str) -> tuple[tuple[str, str, int], ...]:
+        """The group-index keys whose groups this agent's skills could satisfy (cached)."""
+        cache_key = (agent.agent_id, channel)
+        keys = self._keys_cache.get(cache_key)
+        if keys is None or self._keys_spec.get(agent.agent_id) is not agent.spec:
+            found: list[tuple[str, str, int]] = [(channel, "", 0)]
+            for skill, level in agent.spec.skills.items():
+                found.extend((channel, skill, lv) for lv in range(1, level + 1))
+            keys = tuple(found)
+            self._keys_cache[cache_key] = keys
+            self._keys_spec[agent.agent_id] = agent.spec
+        return keys
+
     def best_contact(self, agent: AgentState, channel: str) -> ContactState | None:
         best: ContactState | None = None
-        best_key: tuple[int, int] | None = None
+        best_key: tuple[int, int] = (_INF, _INF)
         index = self._group_index
-        keys: list[tuple[str, str, int]] = [(channel, "", 0)]
-        for skill, level in agent.spec.skills.items():
-            keys.extend((channel, skill, lv) for lv in range(1, level + 1))
         agent_id = agent.agent_id
-        for ikey in keys:
+        waiting = Phase.WAITING
+        pop = heapq.heappop
+        for ikey in self._index_keys(agent, channel):
             groups = index.get(ikey)
             if not groups:
                 continue
-            empty: list[tuple[str, str, Requirement]] = []
+            empty: list[_GroupKey] = []
             for gkey, group in groups.items():
-                head = group.head()
-                if head is None:
+                heap = group.heap
+                while heap:  # the group's head, dropping void entries
+                    entry = heap[0]
+                    contact = entry[3]
+                    if contact.route_gen == entry[2] and contact.phase is waiting:
+                        break
+                    pop(heap)
+                else:
                     empty.append(gkey)
                     continue
-                if best_key is not None and head.key >= best_key:
+                key = contact.key
+                if key >= best_key:
                     continue
                 if group.members is not None and agent_id not in group.members:
                     continue
-                if not agent.satisfies(group.requirement):
+                # a one-skill group is indexed by that very skill and level: satisfied
+                if group.multi and not agent.satisfies(group.requirement):
                     continue
-                best, best_key = head, head.key
+                best, best_key = contact, key
             for gkey in empty:
                 del groups[gkey]
                 del self._groups[gkey]
