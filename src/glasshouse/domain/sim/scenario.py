@@ -26,21 +26,25 @@ class ScenarioError(ValueError):
     """The scenario is invalid; the message names the field and the reason."""
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
+_DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|min|m|h|d)?)+$")
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|min|m|h|d)?")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
 def parse_duration_s(value: object, where: str) -> float:
-    """Seconds from ``90``, ``"90s"``, ``"15m"``, ``"8h"``, ``"1d"`` (non-negative)."""
+    """Seconds from ``90``, ``"90s"``, ``"15m"``, ``"8h"``, ``"4h30m"``, ``"1d"`` (>= 0)."""
     if isinstance(value, bool):
         raise ScenarioError(f"{where}: expected a duration, got {value!r}")
     if isinstance(value, int | float):
         seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION.match(value)):
-        seconds = float(m.group(1)) * _UNIT_S[m.group(2)]
+    elif isinstance(value, str) and _DURATION.match(value.replace(" ", "")):
+        parts = _PART.findall(value.replace(" ", ""))
+        if len(parts) > 1 and any(not unit for _, unit in parts):
+            raise ScenarioError(f"{where}: every part of {value!r} needs a unit, like '4h30m'")
+        seconds = sum(float(num) * _UNIT_S[unit or None] for num, unit in parts)
     else:
         raise ScenarioError(
-            f"{where}: expected a duration like 90, '90s', '15m' or '8h', got {value!r}"
+            f"{where}: expected a duration like 90, '90s', '15m', '8h' or '4h30m', got {value!r}"
         )
     if not math.isfinite(seconds) or seconds < 0:
         raise ScenarioError(f"{where}: a duration must be >= 0, got {value!r}")
