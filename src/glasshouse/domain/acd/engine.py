@@ -124,6 +124,7 @@ class Acd:
         self._in_ivr: set[str] = set()
         self._now = 0
         self._out: list[Event] = []
+        self._carried: list[Event] = []
         self._timers: list[tuple[int, int, int, str, int, str]] = []
         self._timer_seq = 0
         self._order = 0  # arrival order of waiting contacts
@@ -143,7 +144,8 @@ class Acd:
             raise ClockError(f"time must be integer milliseconds, got {now!r}")
         if now < self._now:
             raise ClockError(f"time went backwards: {now} < {self._now}")
-        self._out = []
+        # events of timers fired by a command that was then refused are not lost
+        self._out, self._carried = self._carried, []
         self._fire_due(now)
         self._now = now
 
@@ -307,8 +309,11 @@ class Acd:
             raise InvalidTransition(f"agent {agent_id!r} is not logged in")
         self._check_idle(agent, "log out")
         self._begin(now)
-        # a timer due now may have handed the agent a contact
-        self._check_idle(agent, "log out")
+        try:  # a timer due now may have handed the agent a contact
+            self._check_idle(agent, "log out")
+        except AcdError:
+            self._carried, self._out = self._out, []
+            raise
         self._do_logout(agent)
         return self._finish()
 
