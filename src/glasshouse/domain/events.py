@@ -294,6 +294,41 @@ class ContactDispositioned(EventBody):
     justified_long: bool = False
 
 
+# ---------------------------------------------------------------------------------------------
+# Shift reminders (workforce management)
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftReminderSent(EventBody):
+    """A reminder of a shift was sent to its agent on one channel (``email``, ``sms``)."""
+
+    TYPE: ClassVar[str] = "shift.reminder_sent"
+    agent_id: str
+    shift_id: str
+    channel: str
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftConfirmed(EventBody):
+    """The agent confirmed a shift by replying to its reminder."""
+
+    TYPE: ClassVar[str] = "shift.confirmed"
+    agent_id: str
+    shift_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftSwapRequested(EventBody):
+    """The agent asked to swap a shift; ``note`` is the agent's own words about it (no customer
+    data belongs there)."""
+
+    TYPE: ClassVar[str] = "shift.swap_requested"
+    agent_id: str
+    shift_id: str
+    note: str = ""
+
+
 EVENT_TYPES: Final[dict[str, type[EventBody]]] = {
     cls.TYPE: cls
     for cls in (
@@ -324,6 +359,9 @@ EVENT_TYPES: Final[dict[str, type[EventBody]]] = {
         CallbackDialing,
         CallbackFailed,
         ContactDispositioned,
+        ShiftReminderSent,
+        ShiftConfirmed,
+        ShiftSwapRequested,
     )
 }
 
