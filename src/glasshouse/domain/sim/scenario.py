@@ -121,6 +121,8 @@ class AgentGroup:
     breaks: tuple[Break, ...] = ()
     answer_delay: Distribution = field(default_factory=lambda: Distribution("fixed", 0.0))
     no_answer_share: float = 0.0
+    #: after a ring-no-answer (which makes the agent not ready), back to ready after this long
+    rna_recovery_s: float = 30.0
 
     def agent_ids(self) -> list[str]:
         return [f"{self.prefix}{i}" for i in range(1, self.count + 1)]
@@ -366,6 +368,7 @@ def _agents(data: object, where: str, duration_s: float, reasons: frozenset[str]
             "breaks",
             "answer_delay_s",
             "no_answer_share",
+            "rna_recovery_s",
         },
         where,
     )
@@ -413,6 +416,7 @@ def _agents(data: object, where: str, duration_s: float, reasons: frozenset[str]
         no_answer_share=_number(
             g.get("no_answer_share", 0), f"{where}.no_answer_share", low=0, high=1
         ),
+        rna_recovery_s=parse_duration_s(g.get("rna_recovery_s", 30), f"{where}.rna_recovery_s"),
     )
     try:
         AgentSpec(f"{prefix}1", group.skills, group.capacity)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from glasshouse.domain.acd import Acd, AcdError, AgentSpec
+from glasshouse.domain.acd.config import RING_NO_ANSWER
 from glasshouse.domain.events import (
     AgentNotReady,
     CallbackDialing,
@@ -28,6 +29,7 @@ from glasshouse.domain.sim.scenario import END_OF_SHIFT, AgentGroup, ArrivalStre
 (
     _SHIFT_START,
     _BREAK_END,
+    _RECOVER,
     _ARRIVAL,
     _ANSWER,
     _HANGUP,
@@ -36,7 +38,7 @@ from glasshouse.domain.sim.scenario import END_OF_SHIFT, AgentGroup, ArrivalStre
     _DIAL,
     _BREAK,
     _SHIFT_END,
-) = range(10)
+) = range(11)
 
 
 @dataclass
@@ -131,6 +133,7 @@ class Simulation:
             _SHIFT_END: self._shift_end,
             _BREAK: self._break,
             _BREAK_END: self._break_end,
+            _RECOVER: self._recover,
             _ARRIVAL: self._arrival,
             _ANSWER: self._answer,
             _HANGUP: self._hangup,
@@ -176,13 +179,13 @@ class Simulation:
                 stream = self._streams.get(body.contact_id)
                 if stream is not None:
                     self._at(event.ts + int(stream.callback_dial_s * 1000), _DIAL, body.contact_id)
-            elif (
-                isinstance(body, AgentNotReady)
-                and body.reason == END_OF_SHIFT
-                and body.agent_id in self._going_home
-            ):
-                self._going_home.discard(body.agent_id)
-                self._try(self.acd.logout, body.agent_id, event.ts)
+            elif isinstance(body, AgentNotReady):
+                if body.reason == END_OF_SHIFT and body.agent_id in self._going_home:
+                    self._going_home.discard(body.agent_id)
+                    self._try(self.acd.logout, body.agent_id, event.ts)
+                elif body.reason == RING_NO_ANSWER and body.agent_id in self._groups:
+                    back = self._groups[body.agent_id].rna_recovery_s
+                    self._at(event.ts + int(back * 1000), _RECOVER, body.agent_id)
 
     def _try(self, command: Callable[..., list[Event]], *args: object) -> bool:
         """Run an engine command; a refusal is a race the simulation accepts (the customer
@@ -221,6 +224,11 @@ class Simulation:
             self.acd.agent_view(agent_id).presence != "logged_out"
             and agent_id not in self._going_home
         ):
+            self._try(self.acd.ready, agent_id, when)
+
+    def _recover(self, when: int, agent_id: str) -> None:
+        view = self.acd.agent_view(agent_id)
+        if view.presence == "not_ready" and view.reason == RING_NO_ANSWER:
             self._try(self.acd.ready, agent_id, when)
 
     def _arrival(self, when: int, stream: ArrivalStream) -> None:
