@@ -9,8 +9,8 @@ contact's generation has moved on):
   round-robin queue. A contact looks only at the heaps of its rarest required skill, at the
   levels it accepts.
 * Waiting contacts sit in *groups*: one heap per (queue, channel, requirement), ordered by
-  (-priority, arrival order). Groups are indexed by the first skill of their requirement and
-  its level, so an agent looks only at groups that its own skills could satisfy.
+  (-priority, arrival order). Groups are indexed by the first skill of their requirement (and
+  remember its level), so an agent looks only at groups that its own skills could satisfy.
 
 The result is defined exactly like the naive full scan in ``glasshouse.testing.naive_router``
 (same candidates, same order, same tie-breaks), which tests and ``benchmarks/route.py`` check.
@@ -99,13 +99,14 @@ _INF = 1 << 62
 
 
 class _Group:
-    __slots__ = ("channel", "heap", "members", "multi", "queue", "requirement")
+    __slots__ = ("channel", "heap", "level", "members", "multi", "queue", "requirement")
 
     def __init__(self, queue: QueueSpec, channel: str, requirement: Requirement) -> None:
         self.queue = queue
         self.channel = channel
         self.requirement = requirement
         self.multi = len(requirement) > 1
+        self.level = requirement[0][1] if requirement else 0  # of the first required skill
         self.members = queue.members
         self.heap: list[_ContactEntry] = []
 
@@ -132,12 +133,11 @@ class IndexedRouter:
         self._known_agents: set[str] = set()
         # contact groups
         self._groups: dict[_GroupKey, _Group] = {}
-        self._group_index: dict[
-            tuple[str, str, int], dict[tuple[str, str, Requirement], _Group]
-        ] = {}
+        # (channel, first required skill or "") -> the groups whose requirement starts there
+        self._group_index: dict[tuple[str, str], dict[_GroupKey, _Group]] = {}
         self._use_calls = False
         self._use_any = False
-        self._keys_cache: dict[tuple[str, str], tuple[tuple[str, str, int], ...]] = {}
+        self._keys_cache: dict[tuple[str, str], tuple[tuple[tuple[str, str], int], ...]] = {}
         self._keys_spec: dict[str, object] = {}
         # round-robin queues by the first skill of their widest requirement ("" = none):
         # (queue id, members, widest requirement)
@@ -357,7 +357,7 @@ class IndexedRouter:
             if old is not None:
                 group.heap = old.heap
             self._groups[gkey] = group
-            ikey = (contact.channel, req[0][0], req[0][1]) if req else (contact.channel, "", 0)
+            ikey = (contact.channel, req[0][0] if req else "")
             self._group_index.setdefault(ikey, {})[gkey] = group
         heapq.heappush(group.heap, (contact.key[0], contact.key[1], contact.route_gen, contact))
         self._pushes += 1
@@ -366,14 +366,16 @@ class IndexedRouter:
         # lazy: the entry is void because the engine bumped the contact's generation
         return None
 
-    def _index_keys(self, agent: AgentState, channel: str) -> tuple[tuple[str, str, int], ...]:
-        """The group-index keys whose groups this agent's skills could satisfy (cached)."""
+    def _index_keys(
+        self, agent: AgentState, channel: str
+    ) -> tuple[tuple[tuple[str, str], int], ...]:
+        """(group-index key, the agent's level in that skill) for every skill of the agent,
+        plus the groups that require no skill (cached per agent and channel)."""
         cache_key = (agent.agent_id, channel)
         keys = self._keys_cache.get(cache_key)
         if keys is None or self._keys_spec.get(agent.agent_id) is not agent.spec:
-            found: list[tuple[str, str, int]] = [(channel, "", 0)]
-            for skill, level in agent.spec.skills.items():
-                found.extend((channel, skill, lv) for lv in range(1, level + 1))
+            found = [((channel, ""), MAX_PROFICIENCY)]
+            found.extend(((channel, skill), level) for skill, level in agent.spec.skills.items())
             keys = tuple(found)
             self._keys_cache[cache_key] = keys
             self._keys_spec[agent.agent_id] = agent.spec
@@ -386,12 +388,14 @@ class IndexedRouter:
         agent_id = agent.agent_id
         waiting = Phase.WAITING
         pop = heapq.heappop
-        for ikey in self._index_keys(agent, channel):
+        for ikey, level in self._index_keys(agent, channel):
             groups = index.get(ikey)
             if not groups:
                 continue
             empty: list[_GroupKey] = []
             for gkey, group in groups.items():
+                if group.level > level:
+                    continue  # needs more of this skill than the agent has
                 heap = group.heap
                 while heap:  # the group's head, dropping void entries
                     entry = heap[0]
@@ -407,7 +411,7 @@ class IndexedRouter:
                     continue
                 if group.members is not None and agent_id not in group.members:
                     continue
-                # a one-skill group is indexed by that very skill and level: satisfied
+                # a one-skill group is indexed by that very skill, its level checked above
                 if group.multi and not agent.satisfies(group.requirement):
                     continue
                 best, best_key = contact, key
