@@ -50,8 +50,9 @@ def _common(
         "--events",
         default=default_events,
         metavar="OUT.jsonl",
-        help="write the event log here as JSON Lines"
-        + (f" (default {default_events})" if default_events else ""),
+        help="write the event log here as JSON Lines (default "
+        + (default_events or "var/<scenario name>-events.jsonl")
+        + ")",
     )
     p.add_argument(
         "--db",
@@ -92,6 +93,8 @@ def run_simulate(args: argparse.Namespace) -> int:
         scenario = load_scenario(args.scenario)
     except ScenarioError as exc:
         return _fail(str(exc))
+    if args.events is None:  # the log is the result: always keep it
+        args.events = f"var/{Path(args.scenario).stem}-events.jsonl"
     return _run(scenario, args, sys.stdout)
 
 
