@@ -26,6 +26,7 @@ lint: install
 bench: install
 	$(PY) benchmarks/route.py
 	$(PY) benchmarks/metrics.py
+	$(PY) benchmarks/scheduling.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
