@@ -345,8 +345,8 @@ class Acd:
             self._set_ready(agent)
         elif agent.pending_not_ready is not None:
             agent.pending_not_ready = None
-            self._agent_changed(agent)
-            self._route_agent(agent)
+            agent.token += 1
+            self._route_agent(agent, indexed=False)
         return self._finish()
 
     def _set_ready(self, agent: AgentState) -> None:
@@ -355,8 +355,8 @@ class Acd:
         if not agent.contacts:
             agent.idle_since = self._now
         self._emit(AgentReady(agent_id=agent.agent_id))
-        self._agent_changed(agent)
-        self._route_agent(agent)
+        agent.token += 1
+        self._route_agent(agent, indexed=False)
 
     def not_ready(self, agent_id: str, reason: str, now: int) -> list[Event]:
         """The agent goes not ready with a reason code; while busy, it applies after wrap-up."""
@@ -740,22 +740,34 @@ class Acd:
 
     def _release(self, agent: AgentState) -> None:
         """The agent holds one contact less: apply pending state, then route to them."""
-        self._free(agent)
-        self._route_agent(agent)
+        if self._free(agent, index=False):
+            self._route_agent(agent, indexed=False)
 
-    def _free(self, agent: AgentState) -> None:
-        """The agent holds one contact less: apply a pending not-ready, update the index."""
+    def _free(self, agent: AgentState, *, index: bool = True) -> bool:
+        """The agent holds one contact less: apply a pending not-ready; with ``index``, put
+        the agent back in the routing index. Returns whether the agent may take contacts."""
         if not agent.contacts:
             agent.idle_since = self._now
             if agent.pending_not_ready is not None:
                 self._set_not_ready(agent, agent.pending_not_ready)
-                return
-        if agent.presence is Presence.READY:
-            self._agent_changed(agent)
-
-    def _route_agent(self, agent: AgentState) -> None:
-        """Offer waiting contacts to a newly available agent while they have room."""
+                return False
         if agent.presence is not Presence.READY:
+            return False
+        if index:
+            self._agent_changed(agent)
+        else:
+            agent.token += 1
+        return True
+
+    def _route_agent(self, agent: AgentState, *, indexed: bool = True) -> None:
+        """Offer waiting contacts to a newly available agent while they have room.
+
+        ``indexed=False``: the agent is not in the routing index yet. A free agent usually
+        takes a waiting contact at once, so they are indexed only if they stay available
+        (or before a ring-all search, which looks for them in the index)."""
+        if agent.presence is not Presence.READY:
+            if not indexed:
+                self._router.agent_changed(agent)
             return
         channels = list(agent.spec.capacity)
         while True:
@@ -767,11 +779,17 @@ class Acd:
                 if found is not None and (best is None or found.key < best.key):
                     best = found
             if best is None:
+                if not indexed:
+                    self._router.agent_changed(agent)
                 return
             if best.queue.strategy == "ring_all" and not best.callback:
+                if not indexed:
+                    self._router.agent_changed(agent)
+                    indexed = True
                 self._route_contact(best)  # rings this agent and every other free one
             else:
-                self._offer(best, [agent])
+                self._offer(best, [agent])  # re-indexes the agent for what room is left
+                indexed = True
 
     def _route_contact(self, contact: ContactState) -> None:
         if contact.phase is not Phase.WAITING:
