@@ -1,0 +1,51 @@
+"""SDP, sans-I/O: session descriptions (RFC 4566) and the offer/answer model (RFC 3264)."""
+
+from glasshouse.protocols.sdp.offer_answer import (
+    DEFAULT_CODECS,
+    DTMF,
+    PCMA,
+    PCMU,
+    Answer,
+    Codec,
+    NegotiatedAudio,
+    NegotiationError,
+    accept_answer,
+    build_answer,
+    build_offer,
+)
+from glasshouse.protocols.sdp.session import (
+    Attribute,
+    Connection,
+    Direction,
+    MediaDescription,
+    Origin,
+    RtcpAddress,
+    RtpMap,
+    SdpError,
+    SessionDescription,
+    Timing,
+)
+
+__all__ = [
+    "DEFAULT_CODECS",
+    "DTMF",
+    "PCMA",
+    "PCMU",
+    "Answer",
+    "Attribute",
+    "Codec",
+    "Connection",
+    "Direction",
+    "MediaDescription",
+    "NegotiatedAudio",
+    "NegotiationError",
+    "Origin",
+    "RtcpAddress",
+    "RtpMap",
+    "SdpError",
+    "SessionDescription",
+    "Timing",
+    "accept_answer",
+    "build_answer",
+    "build_offer",
+]
