@@ -21,6 +21,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Final
@@ -92,11 +93,32 @@ class SqliteEventStore:
             raise EventStoreError(f"cannot open event store {self.path}: {exc}") from exc
         self._conn: sqlite3.Connection | None = conn
         try:
-            self._setup(conn, in_memory)
+            self._setup_retrying(conn, in_memory, busy_timeout_s)
         except BaseException:
             self._conn = None
             conn.close()
             raise
+
+    def _setup_retrying(
+        self, conn: sqlite3.Connection, in_memory: bool, busy_timeout_s: float
+    ) -> None:
+        # Switching a new file to WAL needs an exclusive lock, and SQLite reports a concurrent
+        # opener's lock as "database is locked" at once instead of waiting on the busy timeout:
+        # retry for as long as the busy timeout allows.
+        deadline = time.monotonic() + busy_timeout_s
+        delay = 0.005
+        while True:
+            try:
+                self._setup(conn, in_memory)
+                return
+            except EventStoreError as exc:
+                locked = isinstance(exc.__cause__, sqlite3.OperationalError) and (
+                    "locked" in str(exc.__cause__) or "busy" in str(exc.__cause__)
+                )
+                if not locked or time.monotonic() >= deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
     def _setup(self, conn: sqlite3.Connection, in_memory: bool) -> None:
         try:
