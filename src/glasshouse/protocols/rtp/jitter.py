@@ -183,6 +183,9 @@ class JitterBuffer:
             first = min(packets)
             nxt = self._next
             if nxt is None or nxt not in packets:
+                if nxt is not None and first > nxt:
+                    # resuming after an underrun: the frames between never came
+                    self.stats.lost += first - nxt
                 self._next = first
             self._window_start = now
             self._window_low = None
