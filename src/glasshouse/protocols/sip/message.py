@@ -1,0 +1,858 @@
+"""SIP messages (RFC 3261 section 7): requests and responses, parsed from a datagram with
+:func:`parse_message` or framed from a stream with :class:`SipStreamParser`, serialised with
+``bytes(message)``. :func:`make_response` builds a response per RFC 3261 8.2.6.
+
+Parsing checks the start line, the header framing and the fields the transaction and dialog
+layers rely on (Via, From, To, Call-ID, CSeq, Max-Forwards, Contact, Route, Record-Route,
+Expires, Content-Type, Date); other fields are checked when a typed accessor reads them.
+``parse_message(bytes(m)) == m`` for every message the parser returns or the API can build.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final, NoReturn, TypeVar
+
+from glasshouse.protocols.sip.headers import (
+    LIST_HEADERS,
+    AuthHeader,
+    CSeq,
+    Event,
+    Headers,
+    MediaType,
+    NameAddr,
+    Replaces,
+    SipWarning,
+    SubscriptionState,
+    Via,
+    canonical_name,
+    parse_call_id,
+    parse_contact,
+    parse_date,
+    parse_delta_seconds,
+    parse_max_forwards,
+    parse_token,
+    split_list,
+)
+from glasshouse.protocols.sip.uri import (
+    AbsoluteUri,
+    SipParseError,
+    SipUri,
+    TelUri,
+    Uri,
+    check_text,
+    is_token,
+    parse_uri,
+    show,
+)
+
+_T = TypeVar("_T")
+
+SIP_VERSION: Final = "SIP/2.0"
+MAGIC_COOKIE: Final = "z9hG4bK"
+
+REASON_PHRASES: Final[dict[int, str]] = {
+    100: "Trying",
+    180: "Ringing",
+    181: "Call Is Being Forwarded",
+    182: "Queued",
+    183: "Session Progress",
+    199: "Early Dialog Terminated",
+    200: "OK",
+    202: "Accepted",
+    204: "No Notification",
+    300: "Multiple Choices",
+    301: "Moved Permanently",
+    302: "Moved Temporarily",
+    305: "Use Proxy",
+    380: "Alternative Service",
+    400: "Bad Request",
+    401: "Unauthorized",
+    402: "Payment Required",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    407: "Proxy Authentication Required",
+    408: "Request Timeout",
+    410: "Gone",
+    412: "Conditional Request Failed",
+    413: "Request Entity Too Large",
+    414: "Request-URI Too Long",
+    415: "Unsupported Media Type",
+    416: "Unsupported URI Scheme",
+    417: "Unknown Resource-Priority",
+    420: "Bad Extension",
+    421: "Extension Required",
+    422: "Session Interval Too Small",
+    423: "Interval Too Brief",
+    428: "Use Identity Header",
+    429: "Provide Referrer Identity",
+    433: "Anonymity Disallowed",
+    436: "Bad Identity Info",
+    437: "Unsupported Credential",
+    438: "Invalid Identity Header",
+    439: "First Hop Lacks Outbound Support",
+    440: "Max-Breadth Exceeded",
+    469: "Bad Info Package",
+    470: "Consent Needed",
+    480: "Temporarily Unavailable",
+    481: "Call/Transaction Does Not Exist",
+    482: "Loop Detected",
+    483: "Too Many Hops",
+    484: "Address Incomplete",
+    485: "Ambiguous",
+    486: "Busy Here",
+    487: "Request Terminated",
+    488: "Not Acceptable Here",
+    489: "Bad Event",
+    491: "Request Pending",
+    493: "Undecipherable",
+    494: "Security Agreement Required",
+    500: "Server Internal Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Server Time-out",
+    505: "Version Not Supported",
+    513: "Message Too Large",
+    555: "Push Notification Service Not Supported",
+    580: "Precondition Failure",
+    600: "Busy Everywhere",
+    603: "Decline",
+    604: "Does Not Exist Anywhere",
+    606: "Not Acceptable",
+    607: "Unwanted",
+    608: "Rejected",
+}
+_CLASS_PHRASES: Final = {
+    1: "Provisional",
+    2: "Success",
+    3: "Redirection",
+    4: "Client Error",
+    5: "Server Error",
+    6: "Global Failure",
+}
+
+
+def reason_phrase(status: int) -> str:
+    """The usual reason phrase of a status code (its class's name for an unregistered code)."""
+    return REASON_PHRASES.get(status) or _CLASS_PHRASES.get(status // 100, "")
+
+
+class SipFramingError(SipParseError):
+    """Where the message ends cannot be told (no end of headers, a bad or missing
+    Content-Length, a size limit): on a stream transport the connection must be closed."""
+
+
+class SipVersionError(SipParseError):
+    """The start line names a SIP version other than 2.0 (answered with 505)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Messages
+
+
+class _HeaderAccess:
+    """Typed readers shared by requests and responses. Each parses the raw field on access and
+    raises SipParseError if it is malformed or repeated where one is allowed."""
+
+    headers: Headers
+
+    def _single(self, name: str) -> str | None:
+        values = self.headers.get_all(name)
+        if len(values) > 1:
+            raise SipParseError(f"{len(values)} {name} headers where one is allowed")
+        return values[0] if values else None
+
+    def _required(self, name: str) -> str:
+        value = self._single(name)
+        if value is None:
+            raise SipParseError(f"missing {name} header")
+        return value
+
+    def _optional(self, name: str, parse: Callable[[str, str], _T]) -> _T | None:
+        value = self._single(name)
+        return None if value is None else parse(value, f"{name} header")
+
+    def _tokens(self, name: str) -> list[str]:
+        return [parse_token(v, f"{name} header") for v in self.headers.get_all(name) if v]
+
+    def _name_addrs(self, name: str, *, brackets: bool = False) -> list[NameAddr]:
+        return [
+            NameAddr.parse(v, what=f"{name} header", brackets=brackets)
+            for v in self.headers.get_all(name)
+        ]
+
+    def _auth(self, name: str) -> list[AuthHeader]:
+        return [AuthHeader.parse(v, what=f"{name} header") for v in self.headers.get_all(name)]
+
+    @property
+    def via(self) -> list[Via]:
+        """Every Via value, topmost first."""
+        return [Via.parse(v) for v in self.headers.get_all("Via")]
+
+    @property
+    def top_via(self) -> Via:
+        """The topmost Via (the one that identifies the transaction)."""
+        value = self.headers.get("Via")
+        if value is None:
+            raise SipParseError("missing Via header")
+        return Via.parse(value)
+
+    @property
+    def from_(self) -> NameAddr:
+        return NameAddr.parse(self._required("From"), what="From header")
+
+    @property
+    def to(self) -> NameAddr:
+        return NameAddr.parse(self._required("To"), what="To header")
+
+    @property
+    def call_id(self) -> str:
+        return parse_call_id(self._required("Call-ID"))
+
+    @property
+    def cseq(self) -> CSeq:
+        return CSeq.parse(self._required("CSeq"))
+
+    @property
+    def max_forwards(self) -> int | None:
+        return self._optional("Max-Forwards", parse_max_forwards)
+
+    @property
+    def expires(self) -> int | None:
+        return self._optional("Expires", parse_delta_seconds)
+
+    @property
+    def min_expires(self) -> int | None:
+        return self._optional("Min-Expires", parse_delta_seconds)
+
+    @property
+    def contact(self) -> list[NameAddr]:
+        """The Contact values; empty for ``Contact: *`` (see :attr:`contact_wildcard`)."""
+        out: list[NameAddr] = []
+        for value in self.headers.get_all("Contact"):
+            contact = parse_contact(value)
+            if isinstance(contact, NameAddr):
+                out.append(contact)
+        return out
+
+    @property
+    def contact_wildcard(self) -> bool:
+        """True for ``Contact: *`` (a REGISTER removing every binding)."""
+        return any(v == "*" for v in self.headers.get_all("Contact"))
+
+    @property
+    def route(self) -> list[NameAddr]:
+        return self._name_addrs("Route", brackets=True)
+
+    @property
+    def record_route(self) -> list[NameAddr]:
+        return self._name_addrs("Record-Route", brackets=True)
+
+    @property
+    def content_type(self) -> MediaType | None:
+        return self._optional("Content-Type", lambda v, w: MediaType.parse(v, what=w))
+
+    @property
+    def allow(self) -> list[str]:
+        return self._tokens("Allow")
+
+    @property
+    def supported(self) -> list[str]:
+        return self._tokens("Supported")
+
+    @property
+    def require(self) -> list[str]:
+        return self._tokens("Require")
+
+    @property
+    def proxy_require(self) -> list[str]:
+        return self._tokens("Proxy-Require")
+
+    @property
+    def unsupported(self) -> list[str]:
+        return self._tokens("Unsupported")
+
+    @property
+    def user_agent(self) -> str | None:
+        return self._single("User-Agent")
+
+    @property
+    def server(self) -> str | None:
+        return self._single("Server")
+
+    @property
+    def authorization(self) -> list[AuthHeader]:
+        return self._auth("Authorization")
+
+    @property
+    def proxy_authorization(self) -> list[AuthHeader]:
+        return self._auth("Proxy-Authorization")
+
+    @property
+    def www_authenticate(self) -> list[AuthHeader]:
+        return self._auth("WWW-Authenticate")
+
+    @property
+    def proxy_authenticate(self) -> list[AuthHeader]:
+        return self._auth("Proxy-Authenticate")
+
+    @property
+    def refer_to(self) -> NameAddr | None:
+        return self._optional("Refer-To", lambda v, w: NameAddr.parse(v, what=w))
+
+    @property
+    def referred_by(self) -> NameAddr | None:
+        return self._optional("Referred-By", lambda v, w: NameAddr.parse(v, what=w))
+
+    @property
+    def replaces(self) -> Replaces | None:
+        return self._optional("Replaces", lambda v, w: Replaces.parse(v, what=w))
+
+    @property
+    def event(self) -> Event | None:
+        return self._optional("Event", lambda v, w: Event.parse(v, what=w))
+
+    @property
+    def subscription_state(self) -> SubscriptionState | None:
+        return self._optional("Subscription-State", lambda v, w: SubscriptionState.parse(v, what=w))
+
+    @property
+    def date(self) -> datetime | None:
+        return self._optional("Date", parse_date)
+
+    @property
+    def warning(self) -> list[SipWarning]:
+        return [SipWarning.parse(v) for v in self.headers.get_all("Warning")]
+
+
+@dataclass(eq=True)
+class SipRequest(_HeaderAccess):
+    """A request: method, Request-URI, header fields and body."""
+
+    method: str
+    uri: Uri
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+
+    def __post_init__(self) -> None:
+        if not is_token(self.method):
+            raise ValueError(f"method {self.method!r} is not a token")
+        if not isinstance(self.uri, SipUri | TelUri | AbsoluteUri):
+            raise TypeError(f"uri must be a parsed URI (parse_uri), not {type(self.uri).__name__}")
+        if isinstance(self.uri, SipUri) and self.uri.headers:
+            raise ValueError("a Request-URI cannot have header components")
+
+    def __bytes__(self) -> bytes:
+        self.__post_init__()
+        return _serialise(f"{self.method} {self.uri} {SIP_VERSION}", self.headers, self.body)
+
+
+@dataclass(eq=True)
+class SipResponse(_HeaderAccess):
+    """A response: status code, reason phrase (may be empty), header fields and body."""
+
+    status: int
+    reason: str
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+
+    def __post_init__(self) -> None:
+        if not 100 <= self.status <= 699:
+            raise ValueError(f"status {self.status} out of range 100-699")
+        check_text(self.reason, "reason phrase")
+
+    def __bytes__(self) -> bytes:
+        self.__post_init__()
+        return _serialise(f"{SIP_VERSION} {self.status} {self.reason}", self.headers, self.body)
+
+
+SipMessage = SipRequest | SipResponse
+
+
+def _serialise(start: str, headers: Headers, body: bytes) -> bytes:
+    lines = [start]
+    lines.extend(f"{name}: {value}" for name, value in headers)
+    lines.append(f"Content-Length: {len(body)}")
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode("utf-8", "surrogateescape") + body
+
+
+# ---------------------------------------------------------------------------------------------
+# Responses
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseHint:
+    """What a transport needs to answer a request it could not accept: the status to send
+    (400, 420, 505, 513), a Warning text naming the problem, and the request's Via, From, To,
+    Call-ID and CSeq as received."""
+
+    status: int
+    reason: str
+    warning: str
+    request_headers: tuple[tuple[str, str], ...]
+    extra_headers: tuple[tuple[str, str], ...] = ()
+
+    def response(self, *, to_tag: str | None = None, agent: str = "-") -> SipResponse:
+        """The response, with ``Warning: 399 <agent> "<warning>"``."""
+        headers = _response_headers(Headers._trusted(list(self.request_headers)), to_tag)
+        headers.add("Warning", str(SipWarning(399, agent, self.warning)))
+        for name, value in self.extra_headers:
+            headers.add(name, value)
+        return SipResponse(self.status, self.reason, headers)
+
+
+def _response_headers(
+    request: Headers, to_tag: str | None, *, copy_timestamp: bool = False
+) -> Headers:
+    fields = [("Via", v) for v in request.get_all("Via")]
+    for name in ("From", "To", "Call-ID", "CSeq"):
+        value = request.get(name)
+        if value is None:
+            continue
+        if name == "To" and to_tag is not None:
+            to = NameAddr.parse(value, what="To header")
+            if to.tag is None:
+                value = str(to.with_tag(to_tag))
+        fields.append((name, value))
+    timestamp = request.get("Timestamp")
+    if copy_timestamp and timestamp is not None:
+        fields.append(("Timestamp", timestamp))
+    return Headers._trusted(fields)
+
+
+def make_response(
+    request: SipRequest,
+    status: int,
+    reason: str | None = None,
+    *,
+    to_tag: str | None = None,
+    headers: Iterable[tuple[str, str]] = (),
+) -> SipResponse:
+    """A response to ``request`` per RFC 3261 8.2.6: Via, From, To, Call-ID and CSeq copied
+    (Timestamp too for 100), ``to_tag`` added to To unless the request's To has a tag already,
+    then ``headers`` appended. ``reason`` defaults to the usual phrase."""
+    if request.method == "ACK":
+        raise ValueError("an ACK is never answered")
+    if not 100 <= status <= 699:
+        raise ValueError(f"status {status} out of range 100-699")
+    out = _response_headers(request.headers, to_tag, copy_timestamp=status == 100)
+    for name, value in headers:
+        out.add(name, value)
+    return SipResponse(status, reason_phrase(status) if reason is None else reason, out)
+
+
+class BadExtension(SipParseError):
+    """The request requires extensions this element does not support (answer 420)."""
+
+
+def check_extensions(
+    request: SipRequest, supported: Collection[str], *, proxy: bool = False
+) -> None:
+    """Raise :class:`BadExtension` (with a 420 hint listing them in Unsupported) if the request
+    requires option tags not in ``supported``: Require for a UAS, Proxy-Require for a proxy
+    (RFC 3261 8.2.2.3 and 16.3). ACK and CANCEL are not checked."""
+    if request.method in ("ACK", "CANCEL"):
+        return
+    name = "Proxy-Require" if proxy else "Require"
+    known = {tag.lower() for tag in supported}
+    missing = [tag for tag in request._tokens(name) if tag.lower() not in known]
+    if not missing:
+        return
+    listed = ", ".join(missing)
+    reason = f"unsupported {name}: {listed}"
+    hint = ResponseHint(
+        420,
+        reason_phrase(420),
+        reason,
+        tuple(_response_headers(request.headers, None)),
+        (("Unsupported", listed),),
+    )
+    raise BadExtension(reason, response_hint=hint)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+
+_WS: Final = " \t"
+_REQUIRED: Final = ("Via", "From", "To", "Call-ID", "CSeq")
+_SINGLE: Final = frozenset(
+    {"from", "to", "call-id", "cseq", "max-forwards", "expires", "content-type", "date"}
+)
+_VALIDATORS: Final[dict[str, Callable[[str, str], object]]] = {
+    "via": lambda v, w: Via.parse(v, what=w),
+    "from": lambda v, w: NameAddr.parse(v, what=w),
+    "to": lambda v, w: NameAddr.parse(v, what=w),
+    "call-id": parse_call_id,
+    "cseq": lambda v, w: CSeq.parse(v, what=w),
+    "max-forwards": parse_max_forwards,
+    "contact": parse_contact,
+    "route": lambda v, w: NameAddr.parse(v, what=w, brackets=True),
+    "record-route": lambda v, w: NameAddr.parse(v, what=w, brackets=True),
+    "expires": parse_delta_seconds,
+    "content-type": lambda v, w: MediaType.parse(v, what=w),
+    "date": parse_date,
+}
+_MAX_CONTENT_LENGTH_DIGITS: Final = 10
+
+
+@dataclass(slots=True)
+class _Field:
+    line: int
+    name: str
+    value: str
+
+
+@dataclass(slots=True)
+class _Head:
+    """The start line and header fields of one message, read as far as possible."""
+
+    start: str
+    fields: list[_Field]
+    lengths: list[str]
+    error: SipParseError | None
+
+
+def _parse_head(block: bytes) -> _Head:
+    text = block.decode("utf-8", "surrogateescape")
+    lines = text.split("\r\n")
+    fields: list[_Field] = []
+    lengths: list[str] = []
+    error: SipParseError | None = None
+    current: tuple[int, str, list[str]] | None = None
+
+    def flush() -> None:
+        if current is None:
+            return
+        line, name, parts = current
+        value = " ".join(p for p in (part.strip(_WS) for part in parts) if p)
+        if name == "Content-Length":
+            lengths.append(value)
+        elif name.lower() in LIST_HEADERS:
+            fields.extend(_Field(line, name, item) for item in split_list(value))
+        else:
+            fields.append(_Field(line, name, value))
+
+    start = lines[0]
+    if "\r" in start or "\n" in start:
+        error = SipParseError("line 1 contains a bare CR or LF")
+    for number, line in enumerate(lines[1:], start=2):
+        if "\r" in line or "\n" in line:
+            error = error or SipParseError(f"line {number} contains a bare CR or LF")
+            continue
+        if line[:1] in (" ", "\t"):
+            if current is None:
+                error = error or SipParseError(
+                    f"header line {number} is a continuation with no header before it"
+                )
+            else:
+                current[2].append(line)
+            continue
+        flush()
+        current = None
+        name, colon, value = line.partition(":")
+        if not colon:
+            error = error or SipParseError(f"header line {number} has no colon")
+            continue
+        name = name.rstrip(_WS)
+        if not is_token(name):
+            error = error or SipParseError(f"header line {number} has a bad name {show(name)}")
+            continue
+        current = (number, canonical_name(name), [value])
+    flush()
+    return _Head(start, fields, lengths, error)
+
+
+def _content_length(head: _Head) -> int | None:
+    values: list[int] = []
+    for raw in head.lengths:
+        digits = raw.strip(_WS)
+        if (
+            not digits
+            or not (digits.isascii() and digits.isdigit())
+            or len(digits.lstrip("0")) > _MAX_CONTENT_LENGTH_DIGITS
+        ):
+            raise SipFramingError(f"bad Content-Length {show(digits)}")
+        if int(digits) not in values:
+            values.append(int(digits))
+    if len(values) > 1:
+        raise SipFramingError(
+            "conflicting Content-Length headers: " + " and ".join(map(str, values))
+        )
+    return values[0] if values else None
+
+
+def _is_status_line(start: str) -> bool:
+    return start[:4].upper() == "SIP/"
+
+
+def _parse_status_line(start: str) -> tuple[int, str]:
+    version, _, rest = start.partition(" ")
+    if version.upper() != SIP_VERSION:
+        raise SipVersionError(f"unsupported SIP version {show(version)}")
+    code, _, reason = rest.partition(" ")
+    if not (len(code) == 3 and code.isascii() and code.isdigit()):
+        raise SipParseError(f"bad status code {show(code)}")
+    status = int(code)
+    if status < 100:
+        raise SipParseError(f"bad status code {code}")
+    return status, reason
+
+
+def _parse_request_line(start: str) -> tuple[str, Uri]:
+    parts = start.split(" ")
+    if len(parts) != 3 or not all(parts):
+        if start != start.rstrip(_WS):
+            raise SipParseError("bad request line: trailing whitespace")
+        if "" in parts or "\t" in start:
+            raise SipParseError("bad request line: elements must be separated by single spaces")
+        raise SipParseError(
+            f"bad request line: {len(parts)} elements, expected 'METHOD Request-URI SIP/2.0'"
+        )
+    method, raw_uri, version = parts
+    if not is_token(method):
+        raise SipParseError(f"bad request line: method {show(method)} is not a token")
+    if raw_uri.startswith("<"):
+        raise SipParseError("bad Request-URI: must not be enclosed in <>")
+    try:
+        uri = parse_uri(raw_uri)
+    except SipParseError as exc:
+        raise SipParseError(f"bad Request-URI: {exc.reason}") from None
+    if isinstance(uri, SipUri) and uri.headers:
+        raise SipParseError("bad Request-URI: header components are not allowed")
+    if version.upper() != SIP_VERSION:
+        if version[:4].upper() == "SIP/":
+            raise SipVersionError(f"unsupported SIP version {show(version)}")
+        raise SipParseError(f"bad request line: {show(version)} is not a SIP version")
+    return method, uri
+
+
+def _build(head: _Head, body: bytes) -> SipMessage:
+    if head.error is not None:
+        raise head.error
+    headers = Headers._trusted([(f.name, f.value) for f in head.fields])
+    if _is_status_line(head.start):
+        status, reason = _parse_status_line(head.start)
+        _validate(head.fields, None)
+        return SipResponse(status, reason, headers, body)
+    method, uri = _parse_request_line(head.start)
+    _validate(head.fields, method)
+    return SipRequest(method, uri, headers, body)
+
+
+def _validate(fields: list[_Field], method: str | None) -> None:
+    seen: set[str] = set()
+    contacts = 0
+    wildcard = False
+    cseq: CSeq | None = None
+    top_via: Via | None = None
+    for f in fields:
+        key = f.name.lower()
+        check = _VALIDATORS.get(key)
+        if check is None:
+            continue
+        if key in _SINGLE and key in seen:
+            raise SipParseError(f"line {f.line}: second {f.name} header")
+        seen.add(key)
+        try:
+            value = check(f.value, f"{f.name} header")
+        except SipParseError as exc:
+            raise SipParseError(f"line {f.line}: {exc.reason}") from None
+        if isinstance(value, CSeq):
+            cseq = value
+        elif isinstance(value, Via) and top_via is None:
+            top_via = value
+        elif key == "contact":
+            contacts += 1
+            wildcard = wildcard or value == "*"
+    missing = [name for name in _REQUIRED if name.lower() not in seen]
+    if missing:
+        noun = "header" if len(missing) == 1 else "headers"
+        raise SipParseError(f"missing {', '.join(missing)} {noun}")
+    if wildcard and contacts > 1:
+        raise SipParseError("Contact * must be the only Contact")
+    if method is None:
+        return
+    assert cseq is not None and top_via is not None
+    if cseq.method != method:
+        raise SipParseError(f"CSeq method {cseq.method} does not match request method {method}")
+    if top_via.branch == MAGIC_COOKIE:
+        raise SipParseError(f"Via branch is the bare magic cookie {MAGIC_COOKIE}")
+
+
+def _hint(head: _Head, status: int, reason: str) -> ResponseHint | None:
+    """A response hint if the head is a request (not ACK) whose top Via and To can be read
+    and which has From, Call-ID and CSeq to copy."""
+    method = head.start.split(" ", 1)[0]
+    if not is_token(method) or method == "ACK":
+        return None
+    by_name: dict[str, list[str]] = {}
+    for f in head.fields:
+        by_name.setdefault(f.name, []).append(f.value)
+    if any(name not in by_name for name in _REQUIRED):
+        return None
+    try:
+        Via.parse(by_name["Via"][0])
+        NameAddr.parse(by_name["To"][0])
+    except SipParseError:
+        return None
+    copied = [("Via", v) for v in by_name["Via"]]
+    copied += [(name, by_name[name][0]) for name in ("From", "To", "Call-ID", "CSeq")]
+    return ResponseHint(status, reason_phrase(status), reason, tuple(copied))
+
+
+def _with_hint(exc: SipParseError, head: _Head, status: int = 400) -> SipParseError:
+    if exc.response_hint is not None:
+        return exc
+    if isinstance(exc, SipVersionError):
+        status = 505
+    hint = _hint(head, status, exc.reason)
+    if hint is None:
+        return exc
+    return type(exc)(exc.reason, response_hint=hint)
+
+
+def _skip_blank_lines(data: bytes | bytearray) -> int:
+    i = 0
+    while i < len(data) and data[i] in b"\r\n":
+        i += 1
+    return i
+
+
+def parse_message(data: bytes) -> SipMessage:
+    """Parse one message from a datagram (RFC 3261 18.3: without Content-Length the body is
+    the rest of the datagram; octets beyond Content-Length are discarded).
+
+    Raises SipParseError (a ValueError) with ``reason`` and, when the bytes were a request
+    that can be answered, ``response_hint``.
+    """
+    start = _skip_blank_lines(data)
+    if start == len(data):
+        raise SipFramingError("empty message")
+    end = data.find(b"\r\n\r\n", start)
+    if end < 0:
+        raise SipFramingError("no empty line after the headers")
+    head = _parse_head(data[start:end])
+    body = data[end + 4 :]
+    try:
+        length = _content_length(head)
+        if length is not None:
+            if length > len(body):
+                raise SipFramingError(f"Content-Length {length} but {len(body)} bytes of body")
+            body = body[:length]
+        return _build(head, bytes(body))
+    except SipParseError as exc:
+        raise _with_hint(exc, head) from None
+
+
+class SipStreamParser:
+    """Frames messages on a stream transport (TCP, TLS, RFC 3261 18.3) by Content-Length.
+
+    ``feed(data)`` returns the messages completed by ``data``, in order. CRLFs between
+    messages (keep-alives) are skipped. A malformed message raises SipParseError: at once if
+    it is the first message of the call, otherwise from the next call (``feed(b"")``), so no
+    good message before it is lost. A :class:`SipFramingError` (headers over
+    ``max_header_bytes``, Content-Length missing, bad or over ``max_body_bytes``) leaves the
+    stream unusable: every later call raises it again and the connection should be closed.
+    """
+
+    def __init__(
+        self, *, max_header_bytes: int = 32 * 1024, max_body_bytes: int = 64 * 1024
+    ) -> None:
+        if max_header_bytes < 64 or max_body_bytes < 0:
+            raise ValueError("size limits too small")
+        self.max_header_bytes = max_header_bytes
+        self.max_body_bytes = max_body_bytes
+        self._buffer = bytearray()
+        self._searched = 0  # bytes already searched for the end of the headers
+        self._pending: tuple[_Head, int, int] | None = None  # head, body offset, body length
+        self._deferred: SipParseError | None = None
+        self._fatal: SipFramingError | None = None
+
+    @property
+    def failed(self) -> bool:
+        """True after a framing error: the stream cannot be read any further."""
+        return self._fatal is not None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet returned as a message."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[SipMessage]:
+        """Add received bytes; return the messages now complete."""
+        if self._fatal is not None:
+            raise self._fatal
+        self._buffer += data
+        out: list[SipMessage] = []
+        while True:
+            try:
+                message = self._next()
+            except SipParseError as exc:
+                if not out:
+                    raise
+                if exc is not self._fatal:
+                    self._deferred = exc
+                return out
+            if message is None:
+                return out
+            out.append(message)
+
+    def _fail(self, exc: SipParseError, head: _Head | None = None, status: int = 400) -> NoReturn:
+        if head is not None:
+            exc = _with_hint(exc, head, status)
+        self._fatal = SipFramingError(exc.reason, response_hint=exc.response_hint)
+        raise self._fatal
+
+    def _next(self) -> SipMessage | None:
+        if self._fatal is not None:
+            raise self._fatal
+        if self._deferred is not None:
+            exc, self._deferred = self._deferred, None
+            raise exc
+        buffer = self._buffer
+        if self._pending is None:
+            skip = _skip_blank_lines(buffer)
+            if skip:
+                del buffer[:skip]
+                self._searched = 0
+            if not buffer:
+                return None
+            end = buffer.find(b"\r\n\r\n", max(0, self._searched - 3))
+            if end < 0 or end > self.max_header_bytes:
+                self._searched = len(buffer)
+                if len(buffer) > self.max_header_bytes + 3:
+                    self._fail(SipFramingError(f"headers exceed {self.max_header_bytes} bytes"))
+                return None
+            head = _parse_head(bytes(buffer[:end]))
+            try:
+                length = _content_length(head)
+            except SipParseError as exc:
+                self._fail(exc, head)
+            if length is None:
+                self._fail(SipFramingError("no Content-Length on a stream transport"), head)
+            if length > self.max_body_bytes:
+                self._fail(
+                    SipFramingError(
+                        f"Content-Length {length} exceeds the limit of {self.max_body_bytes}"
+                    ),
+                    head,
+                    513,
+                )
+            self._pending = (head, end + 4, length)
+            self._searched = 0
+        head, offset, length = self._pending
+        if len(buffer) < offset + length:
+            return None
+        body = bytes(buffer[offset : offset + length])
+        del buffer[: offset + length]
+        self._pending = None
+        try:
+            return _build(head, body)
+        except SipParseError as exc:
+            raise _with_hint(exc, head) from None
