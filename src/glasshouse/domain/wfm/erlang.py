@@ -9,6 +9,8 @@ Notation: ``A`` is the offered load in Erlangs (arrival rate x AHT), ``n`` the n
   extends the same recursion one agent at a time instead of restarting it.
 * **Erlang C** follows from Erlang B: ``C = n B / (n - A + A B)`` for ``n > A``; the service level
   is ``1 - C exp(-(n - A) T / AHT)`` and the ASA ``C AHT / (n - A)``.
+* :func:`staff_erlang_c_many` staffs many intervals in one call, with numpy across the
+  intervals, and returns exactly what :func:`staff_erlang_c` returns for each of them.
 * **Erlang A** (Palm's M/M/n+M: exponential patience with mean ``patience``; Garnett, Mandelbaum
   and Reiman 2002, "Designing a call center with impatient customers"; Mandelbaum and Zeltyn,
   "The M/M/n+G queue: summary of performance measures") is solved exactly from its birth-death
@@ -32,9 +34,13 @@ the parameter.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Final
+from typing import Final, TypeAlias, cast
+
+import numpy as np
+import numpy.typing as npt
 
 __all__ = [
     "ErlangAResult",
@@ -49,6 +55,7 @@ __all__ = [
     "scheduled_agents",
     "staff_erlang_a",
     "staff_erlang_c",
+    "staff_erlang_c_many",
 ]
 
 # Targets count as met within this relative tolerance, so that e.g. 34 Erlangs on 40 agents
@@ -278,7 +285,13 @@ def staff_erlang_c(
     n = math.floor(a) + 1
     if cap is not None:
         n = max(n, _min_agents_for_occupancy(a, cap))
-    b = _erlang_b(n, a)
+    return _search_c(n, a, _erlang_b(n, a), aht, target, threshold, asa_max)
+
+
+def _search_c(
+    n: int, a: float, b: float, aht: float, target: float, threshold: float, asa_max: float | None
+) -> int:
+    """Fewest agents from ``n`` up meeting the targets; ``b`` is Erlang B at ``n``, ``n > a``."""
     while n < _MAX_AGENTS:
         c = _erlang_c_from_b(n, a, b)
         if _meets_min(_sl_c(n, a, c, aht, threshold), target) and (
@@ -288,7 +301,206 @@ def staff_erlang_c(
         n += 1
         ab = a * b
         b = ab / (n + ab)
-    raise ErlangError("target_sl", "cannot be met by any staffing", target_sl)  # pragma: no cover
+    raise ErlangError("target_sl", "cannot be met by any staffing", target)  # pragma: no cover
+
+
+# ---------------------------------------------------------------------------------------------
+# Erlang C staffing of many intervals at once
+
+# Below this many inputs still in progress a plain Python loop beats a numpy step.
+_BATCH_TAIL: Final = 32
+# numpy's exp may differ from math.exp in the last bit, so a service level this close to the
+# target is decided again with math.exp, exactly as staff_erlang_c decides it.
+_EXP_RECHECK: Final = 1e-12
+# Inputs that would start at this many agents or more go to staff_erlang_c one by one.
+_BATCH_MAX_START: Final = float(1 << 30)
+# The occupancy start is adjusted by at most this many agents in numpy, else in Python.
+_BATCH_OCCUPANCY_STEPS: Final = 8
+
+_Floats: TypeAlias = npt.NDArray[np.float64]
+
+
+def _batch_values(name: str, values: Sequence[float], positive: bool) -> _Floats:
+    """``values`` as a float array; element ``i`` is checked like a scalar named ``name[i]``."""
+    check = _positive if positive else _non_negative
+    if not isinstance(values, list | tuple | np.ndarray):
+        values = list(values)
+    arr: _Floats | None = None
+    if isinstance(values, np.ndarray):
+        if values.dtype == np.float64 and values.ndim == 1:
+            arr = values
+    elif set(map(type, values)) <= {float, int}:
+        try:
+            arr = np.array(values, dtype=np.float64)
+        except OverflowError:  # an int beyond float range: the scalar check raises as usual
+            arr = None
+    if arr is None:  # bools, numpy scalars, strings...: checked one at a time
+        return np.array([check(f"{name}[{i}]", v) for i, v in enumerate(values)], np.float64)
+    bad = ~(((arr > 0.0) if positive else (arr >= 0.0)) & (arr < math.inf))
+    if bad.any():
+        i = int(np.argmax(bad))
+        check(f"{name}[{i}]", values[i])  # raises
+    return arr
+
+
+def staff_erlang_c_many(
+    loads: Sequence[float],
+    aht_s: Sequence[float] | float,
+    target_sl: float,
+    threshold_s: float,
+    *,
+    max_occupancy: float | None = None,
+    asa_target: float | None = None,
+) -> list[int]:
+    """:func:`staff_erlang_c` for each load, vectorised: the same agent counts, faster.
+
+    ``aht_s`` is one AHT for all loads or one per load. The Erlang B recursion runs for all
+    inputs at once, from the same start point as the scalar search and with the same operations
+    in the same order, so every intermediate value is bit for bit the scalar one; only the
+    exponential in the service level comes from numpy, and a service level within 1e-12 of
+    the target is decided again with :func:`math.exp`. The last few inputs still in progress,
+    and any that would start at 2**30 agents or more, finish in the scalar code itself.
+
+    Inputs are checked like the scalar function's, in argument order; a bad element raises
+    :class:`ErlangError` naming it with its index, e.g. ``loads[3]`` or ``aht_s[0]``.
+    """
+    a = _batch_values("loads", loads, positive=False)
+    if isinstance(aht_s, Sequence | np.ndarray) and not isinstance(aht_s, str | bytes):
+        if len(aht_s) != a.size:
+            raise ErlangError("aht_s", f"must have one value per load ({a.size})", len(aht_s))
+        aht = _batch_values("aht_s", aht_s, positive=True)
+    else:
+        aht = np.full(a.size, _positive("aht_s", cast(float, aht_s)))  # a str fails here
+    target = _open_unit("target_sl", target_sl)
+    threshold = _non_negative("threshold_s", threshold_s)
+    cap = None if max_occupancy is None else _occupancy_cap(max_occupancy)
+    asa_max = None if asa_target is None else _positive("asa_target", asa_target)
+    return _staff_c_batch(a, aht, target, threshold, cap, asa_max)
+
+
+def _occupancy_starts(a: _Floats, cap: float, scalar: npt.NDArray[np.bool_]) -> _Floats:
+    """:func:`_min_agents_for_occupancy` for all inputs at once, but those marked ``scalar``.
+
+    Inputs it cannot settle in a few steps (a tiny cap, whose tolerance spans many agents) or
+    that would start at 2**30 agents or more are marked ``scalar`` instead.
+    """
+    limit = cap + _TOL * max(1.0, abs(cap))  # as in _meets_max
+    n = np.maximum(np.ceil(a / cap), 1.0)
+    scalar |= ~(n < _BATCH_MAX_START)
+    for step in (-1.0, 1.0):
+        for i in range(_BATCH_OCCUPANCY_STEPS + 1):
+            if step < 0.0:
+                move = (n > 1.0) & (a / np.maximum(n - 1.0, 1.0) <= limit)
+            else:
+                move = ~(a / n <= limit)
+            move &= ~scalar
+            if not move.any():
+                break
+            if i == _BATCH_OCCUPANCY_STEPS:
+                scalar |= move
+                break
+            n[move] += step
+    return n
+
+
+def _staff_c_batch(
+    a: _Floats,
+    aht: _Floats,
+    target: float,
+    threshold: float,
+    cap: float | None,
+    asa_max: float | None,
+    *,
+    tail: int = _BATCH_TAIL,
+    recheck: float = _EXP_RECHECK,
+) -> list[int]:
+    """The staffing search of :func:`staff_erlang_c` for checked inputs, ``tail`` >= 0."""
+    with np.errstate(over="ignore"):  # Python floats overflow to inf silently too
+        return _staff_c_search(a, aht, target, threshold, cap, asa_max, tail, recheck)
+
+
+def _staff_c_search(
+    a: _Floats,
+    aht: _Floats,
+    target: float,
+    threshold: float,
+    cap: float | None,
+    asa_max: float | None,
+    tail: int,
+    recheck: float,
+) -> list[int]:
+    out = np.zeros(a.size, dtype=np.int64)
+    # First candidates, as staff_erlang_c picks them; float n is exact below 2**53.
+    n0 = np.floor(a) + 1.0
+    scalar = a >= _BATCH_MAX_START
+    if cap is not None:
+        n0 = np.maximum(n0, _occupancy_starts(a, cap, scalar))
+    for i in np.flatnonzero(scalar).tolist():
+        out[i] = staff_erlang_c(
+            float(a[i]), float(aht[i]), target, threshold, max_occupancy=cap, asa_target=asa_max
+        )
+
+    # Erlang B at the first candidate: the recursion from each input's start point, stepped for
+    # all inputs together. Sorted by the number of steps, those still going are a prefix.
+    work = np.flatnonzero((a > 0.0) & ~scalar)
+    aw = a[work]
+    nw = n0[work]
+    start = np.zeros(work.size)
+    for j in np.flatnonzero(aw >= 256.0).tolist():  # below, _recursion_start is 0
+        start[j] = _recursion_start(int(nw[j]), float(aw[j]))
+    steps = nw - start
+    order = np.argsort(-steps, kind="stable")
+    work, aw, nw, steps, hw = work[order], aw[order], nw[order], steps[order], aht[work][order]
+    k = start[order] + 1.0  # the next k of each recursion
+    b = np.ones(work.size)
+    ab = np.empty(work.size)
+    den = np.empty(work.size)
+    max_steps = int(steps[0]) if work.size else 0
+    going = work.size - np.searchsorted(steps[::-1], np.arange(max_steps), side="right")
+    live = 0
+    for count in going.tolist():
+        if count < tail:
+            live = count
+            break
+        a_, b_, k_, ab_, den_ = aw[:count], b[:count], k[:count], ab[:count], den[:count]
+        np.multiply(a_, b_, out=ab_)
+        np.add(k_, ab_, out=den_)
+        np.divide(ab_, den_, out=b_)
+        k_ += 1.0
+    # The few longest recursions finish in Python, as _erlang_b would, and search from there.
+    for i in range(live):
+        ai, bi, ni = float(aw[i]), float(b[i]), int(nw[i])
+        for kk in range(int(k[i]), ni + 1):
+            abi = ai * bi
+            bi = abi / (kk + abi)
+            if bi == 0.0:
+                break
+        out[work[i]] = _search_c(ni, ai, bi, float(hw[i]), target, threshold, asa_max)
+
+    # The search, one candidate n per step for every input not yet staffed.
+    sl_min = target - _TOL * max(1.0, abs(target))  # as in _meets_min
+    asa_limit = None if asa_max is None else asa_max + _TOL * max(1.0, abs(asa_max))
+    pos, n, av, bv, hv = work[live:], nw[live:], aw[live:], b[live:], hw[live:]
+    while pos.size and pos.size >= tail:
+        d = n - av
+        c = n * bv / (d + av * bv)
+        sl = np.maximum(1.0 - c * np.exp(-d * threshold / hv), 0.0)
+        met = sl >= sl_min
+        for j in np.flatnonzero(np.abs(sl - sl_min) <= recheck).tolist():
+            nj, aj, cj, hj = int(n[j]), float(av[j]), float(c[j]), float(hv[j])
+            met[j] = _meets_min(_sl_c(nj, aj, cj, hj, threshold), target)
+        if asa_limit is not None:
+            met &= c * hv / d <= asa_limit
+        out[pos[met]] = n[met]
+        rest = ~met
+        pos, n, av, bv, hv = pos[rest], n[rest] + 1.0, av[rest], bv[rest], hv[rest]
+        ab = av * bv
+        bv = ab / (n + ab)
+    for j in range(pos.size):
+        nj, aj, bj, hj = int(n[j]), float(av[j]), float(bv[j]), float(hv[j])
+        out[pos[j]] = _search_c(nj, aj, bj, hj, target, threshold, asa_max)
+    result: list[int] = out.tolist()
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
