@@ -136,35 +136,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="LEN",
         help="interval length: 15m, 30m, 60m, 1h or seconds (default 30m)",
     )
-    staffing.add_argument(
-        "--sl",
-        type=_number,
-        default=0.8,
-        metavar="F",
-        help="service-level target as a fraction of calls (default 0.8)",
-    )
-    staffing.add_argument(
-        "--target",
-        type=_number,
-        default=20.0,
-        metavar="S",
-        help="service-level threshold: answered within S seconds (default 20)",
-    )
-    staffing.add_argument(
-        "--patience",
-        type=_number,
-        metavar="S",
-        help="mean caller patience in seconds; selects Erlang A (M/M/n+M)",
-    )
-    staffing.add_argument(
-        "--max-occupancy", type=_number, metavar="F", help="occupancy cap, e.g. 0.85"
-    )
-    staffing.add_argument(
-        "--shrinkage",
-        type=_number,
-        default=0.0,
-        metavar="F",
-        help="share of paid time off the phones (breaks, training...), e.g. 0.3 (default 0)",
+    _target_options(
+        staffing,
+        patience_help="mean caller patience in seconds; selects Erlang A (M/M/n+M)",
+        shrinkage_help="share of paid time off the phones (breaks, training...), e.g. 0.3 "
+        "(default 0)",
     )
     staffing.add_argument(
         "--asa", type=_number, metavar="S", help="also keep the ASA at or below S seconds"
@@ -716,38 +692,40 @@ def _horizon_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _staffing_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("staffing per interval")
-    group.add_argument(
+    _target_options(
+        parser.add_argument_group("staffing per interval"),
+        patience_help="mean caller patience in seconds; staffs by Erlang A instead of Erlang C",
+        shrinkage_help="share of paid time off the phones that the shifts do not show "
+        "(absence, training), e.g. 0.15; breaks are placed by the schedule (default 0)",
+    )
+
+
+def _target_options(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    *,
+    patience_help: str,
+    shrinkage_help: str,
+) -> None:
+    """The staffing target and its limits, shared by every command that staffs intervals."""
+    parser.add_argument(
         "--sl",
         type=_number,
         default=0.8,
         metavar="F",
         help="service-level target as a fraction of calls (default 0.8)",
     )
-    group.add_argument(
+    parser.add_argument(
         "--target",
         type=_number,
         default=20.0,
         metavar="S",
         help="service-level threshold: answered within S seconds (default 20)",
     )
-    group.add_argument(
-        "--patience",
-        type=_number,
-        metavar="S",
-        help="mean caller patience in seconds; staffs by Erlang A instead of Erlang C",
-    )
-    group.add_argument(
+    parser.add_argument("--patience", type=_number, metavar="S", help=patience_help)
+    parser.add_argument(
         "--max-occupancy", type=_number, metavar="F", help="occupancy cap, e.g. 0.85"
     )
-    group.add_argument(
-        "--shrinkage",
-        type=_number,
-        default=0.0,
-        metavar="F",
-        help="share of paid time off the phones that the shifts do not show (absence, "
-        "training), e.g. 0.15; breaks are placed by the schedule (default 0)",
-    )
+    parser.add_argument("--shrinkage", type=_number, default=0.0, metavar="F", help=shrinkage_help)
 
 
 def _shift_options(parser: argparse.ArgumentParser) -> None:
