@@ -24,7 +24,6 @@ from glasshouse.domain.events import Event
 from glasshouse.domain.wfm.adherence import (
     Activity,
     AdherenceError,
-    ScheduledActivity,
     adherence_report,
 )
 from glasshouse.domain.wfm.adherence import Schedule as AdherenceSchedule
@@ -61,14 +60,32 @@ from glasshouse.domain.wfm.forecast import (
     forecast,
     time_zone,
 )
+from glasshouse.domain.wfm.reminders import Answer, ReminderLog, planner_view
+from glasshouse.domain.wfm.roster import (
+    RosterEntry,
+    RosterError,
+    roster_entries,
+    scheduled_activities,
+    upcoming_shifts,
+)
 from glasshouse.domain.wfm.scheduling import (
+    Agent,
     BreakRule,
     Schedule,
     SchedulingError,
     SchedulingOptions,
     ShiftTemplate,
     SolveStatus,
+    WorkRules,
+    schedule_roster,
     schedule_shift_types,
+)
+from glasshouse.entrypoints import cmd_wfm_reminders
+from glasshouse.entrypoints.roster_csv import (
+    RosterCsvError,
+    instant_ms,
+    read_roster_csv,
+    write_roster_csv,
 )
 from glasshouse.wfm_report import (
     AdherenceSection,
@@ -165,6 +182,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     staffing.set_defaults(func=_staffing)
     _register_planning(actions)
+    cmd_wfm_reminders.register(actions)
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -509,6 +527,7 @@ def _register_planning(actions: argparse._SubParsersAction[argparse.ArgumentPars
     _horizon_option(schedule_p)
     _staffing_options(schedule_p)
     _shift_options(schedule_p)
+    _roster_options(schedule_p)
     schedule_p.add_argument(
         "--format", choices=("table", "json"), default="table", help="output format"
     )
@@ -748,6 +767,54 @@ def _shift_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _roster_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "named roster (with --agents: who works which shift, under weekly rules)"
+    )
+    group.add_argument(
+        "--agents",
+        metavar="CSV",
+        help=(
+            "the agents to roster: column agent_id, optional max_shifts (per week); without it "
+            "the schedule says how many agents work each shift, not who"
+        ),
+    )
+    group.add_argument(
+        "--days-off",
+        type=_whole,
+        default=0,
+        metavar="N",
+        help="days off each agent gets per whole week (default 0)",
+    )
+    group.add_argument(
+        "--consecutive-days-off",
+        action="store_true",
+        help="the days off of a week are consecutive",
+    )
+    group.add_argument(
+        "--max-working-days",
+        type=_whole,
+        default=_WEEK_DAYS,
+        metavar="N",
+        help="working days per week at most (default 7)",
+    )
+    group.add_argument(
+        "--min-rest",
+        type=_interval,
+        default=0.0,
+        metavar="DURATION",
+        help="rest between two shifts of an agent at least, e.g. 11h (default none)",
+    )
+    group.add_argument(
+        "--roster-out",
+        metavar="CSV",
+        help=(
+            "write the roster (agent_id, shift_id, start, end, activity) for `wfm report "
+            "--adherence-schedule` and `wfm reminders`"
+        ),
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Argument types
 
@@ -930,16 +997,16 @@ def _first_day(inputs: _Inputs, start: date | None) -> date:
     return day if end.time() == dt_time() else day + timedelta(days=1)
 
 
-def _slot_starts(days: Sequence[date], inputs: _Inputs) -> list[int]:
+def _slot_starts(days: Sequence[date], interval_s: int, tz: tzinfo) -> list[int]:
     """The UTC interval holding each local slot of ``days`` (a slot's wall-clock time that
     does not exist, when clocks go forward, takes the interval the zone maps it to)."""
-    step = inputs.interval_s * 1000
+    step = interval_s * 1000
     out = []
     for day in days:
         midnight = datetime.combine(day, dt_time())
-        for slot in range(86_400 // inputs.interval_s):
-            wall = midnight + timedelta(seconds=slot * inputs.interval_s)
-            ms = int(wall.replace(tzinfo=inputs.tz).timestamp() * 1000)
+        for slot in range(86_400 // interval_s):
+            wall = midnight + timedelta(seconds=slot * interval_s)
+            ms = int(wall.replace(tzinfo=tz).timestamp() * 1000)
             out.append(ms - ms % step)
     return out
 
@@ -1031,7 +1098,7 @@ def _requirement(
     aht: list[float | None] = []
     agents: list[int] = []
     required: list[int] = []
-    for ms in _slot_starts(days, inputs):
+    for ms in _slot_starts(days, inputs.interval_s, inputs.tz):
         forecasts = by_start.get(ms, [])
         calls = sum(f.offered for f in forecasts)
         work = sum(f.workload_s for f in forecasts)
@@ -1103,12 +1170,70 @@ def _solve(
     return schedule_shift_types(req.required, interval_s, templates, options)
 
 
+def _solve_roster(
+    args: argparse.Namespace,
+    req: _Requirement,
+    interval_s: int,
+    setup: tuple[tuple[ShiftTemplate, ...], SchedulingOptions],
+) -> Schedule:
+    templates, options = setup
+    agents = _roster_agents(args.agents)
+    rules = WorkRules(
+        days_off=args.days_off,
+        consecutive_days_off=args.consecutive_days_off,
+        max_working_days=args.max_working_days,
+        min_rest_s=int(args.min_rest),
+    )
+    return schedule_roster(req.required, interval_s, templates, agents, rules, options=options)
+
+
+def _roster_agents(path: str) -> list[Agent]:
+    """Agents from ``agent_id[,max_shifts]`` rows, each named once."""
+    with _open_text(path) as fileobj:
+        try:
+            rows = [r for r in csv.reader(fileobj) if r and any(f.strip() for f in r)]
+        except csv.Error as exc:
+            raise _InputError(f"{path}: not valid CSV ({exc})") from None
+    if not rows:
+        raise _InputError(f"{path}: the file is empty")
+    names = [f.strip().lower() for f in rows[0]]
+    if "agent_id" not in names:
+        raise _InputError(f"{path}:1: header: needs the column agent_id")
+    a = names.index("agent_id")
+    m = names.index("max_shifts") if "max_shifts" in names else None
+    agents: list[Agent] = []
+    seen: dict[str, int] = {}
+    for number, row in enumerate(rows[1:], 2):
+        agent_id = row[a].strip() if a < len(row) else ""
+        if not agent_id:
+            raise _InputError(f"{path}:{number}: agent_id: must not be empty")
+        if agent_id in seen:
+            raise _InputError(
+                f"{path}:{number}: agent_id: {agent_id!r} already on line {seen[agent_id]}"
+            )
+        seen[agent_id] = number
+        cap = _WEEK_DAYS
+        text = row[m].strip() if m is not None and m < len(row) else ""
+        if text:
+            if not text.isdigit() or not 0 <= int(text) <= _WEEK_DAYS:
+                raise _InputError(
+                    f"{path}:{number}: max_shifts: must be a whole number 0-7, got {text!r}"
+                )
+            cap = int(text)
+        agents.append(Agent(agent_id, max_shifts_per_week=cap))
+    if not agents:
+        raise _InputError(f"{path}: no agents")
+    return agents
+
+
 # ---------------------------------------------------------------------------------------------
 # Running
 
 
 _PLANNING_ERRORS = (
     _InputError,
+    RosterCsvError,
+    RosterError,
     ForecastError,
     SchedulingError,
     AdherenceError,
@@ -1419,9 +1544,19 @@ def _schedule_run(args: argparse.Namespace) -> int:
             "shrinkage": basis.shrinkage,
             "queues": list(basis.queues),
         }
-    schedule = _solve(req, interval_s, setup)
+    if args.agents is not None:
+        schedule = _solve_roster(args, req, interval_s, setup)
+    else:
+        schedule = _solve(req, interval_s, setup)
     per_day = 86_400 // interval_s
     found = schedule.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
+    roster = (
+        roster_entries(schedule.agent_shifts, _slot_starts(req.days, interval_s, tz), interval_s)
+        if found and args.agents is not None
+        else []
+    )
+    if roster and args.roster_out:
+        write_roster_csv(args.roster_out, roster, tz)
 
     def clock(interval: int) -> str:
         days, rest = divmod(interval * interval_s, 86_400)
@@ -1458,6 +1593,16 @@ def _schedule_run(args: argparse.Namespace) -> int:
                     "agents": c.agents,
                 }
                 for c in schedule.shift_counts
+            ],
+            "roster": [
+                {
+                    "agent_id": e.agent_id,
+                    "shift_id": e.shift_id,
+                    "start": _iso_local(e.start_ms, tz),
+                    "end": _iso_local(e.end_ms, tz),
+                    "activity": e.activity.value,
+                }
+                for e in roster
             ],
             "coverage": [
                 {
@@ -1511,6 +1656,29 @@ def _schedule_run(args: argparse.Namespace) -> int:
             ]
         )
     lines += _columns(rows, left=5)
+    if roster:
+        lines += ["", "Roster:"]
+        rows = [["agent", "shift start", "shift end", "breaks"]]
+        works = [e for e in roster if e.activity is Activity.WORK]
+        pauses: dict[str, list[str]] = defaultdict(list)
+        for e in roster:
+            if e.activity is not Activity.WORK:
+                pauses[e.shift_id].append(
+                    f"{e.activity.value} {_local(e.start_ms, tz):%H:%M}-"
+                    f"{_local(e.end_ms, tz):%H:%M}"
+                )
+        for e in sorted(works, key=lambda w: (w.agent_id, w.start_ms)):
+            rows.append(
+                [
+                    e.agent_id,
+                    f"{_local(e.start_ms, tz):%Y-%m-%d %a %H:%M}",
+                    f"{_local(e.end_ms, tz):%H:%M}",
+                    ", ".join(pauses[e.shift_id]) or "-",
+                ]
+            )
+        lines += _columns(rows, left=4)
+        if args.roster_out:
+            lines.append(f"Roster written to {args.roster_out} ({len(roster)} rows).")
     lines += ["", "Coverage (intervals with nobody required or scheduled are left out):"]
     rows = [["interval", "required", "scheduled", "under", "over"]]
     for t in range(len(cover.required)):
@@ -1533,77 +1701,19 @@ def _schedule_run(args: argparse.Namespace) -> int:
 # wfm report
 
 
-def _adherence_schedule(path: str, tz: tzinfo) -> AdherenceSchedule:
-    problems: list[str] = []
-    activities: list[ScheduledActivity] = []
-    columns = ("agent_id", "start", "end", "activity")
-    with _open_text(path) as fileobj:
-        reader = csv.reader(fileobj)
-        header: dict[str, int] = {}
-        try:
-            for fields in reader:
-                line = reader.line_num
-                if not fields or all(not f.strip() for f in fields):
-                    continue
-                if not header:
-                    names = [f.strip().lower() for f in fields]
-                    missing = [c for c in columns if c not in names]
-                    if missing:
-                        raise _InputError(
-                            f"{path}:{line}: header: missing column(s) {', '.join(missing)}"
-                        )
-                    header = {c: names.index(c) for c in columns}
-                    continue
-                values = {
-                    c: fields[i].strip() if i < len(fields) else "" for c, i in header.items()
-                }
-                times: list[int] = []
-                for column in ("start", "end"):
-                    ms = _instant_ms(values[column], tz)
-                    if ms is None:
-                        problems.append(
-                            f"{path}:{line}: {column}: not an ISO 8601 date and time: "
-                            f"{values[column]!r}"
-                        )
-                    else:
-                        times.append(ms)
-                if len(times) < 2:
-                    continue
-                try:
-                    activities.append(
-                        ScheduledActivity(
-                            values["agent_id"], times[0], times[1], Activity(values["activity"])
-                        )
-                    )
-                except ValueError as exc:  # AdherenceError, or an unknown activity
-                    known = ", ".join(a.value for a in Activity)
-                    reason = (
-                        str(exc)
-                        if isinstance(exc, AdherenceError)
-                        else f"activity: {values['activity']!r} is not one of {known}"
-                    )
-                    problems.append(f"{path}:{line}: {reason}")
-        except csv.Error as exc:
-            problems.append(f"{path}:{reader.line_num}: row: not valid CSV ({exc})")
-    if problems:
-        shown = "\n".join(problems[:20])
-        raise _InputError(f"{len(problems)} problem(s) in the adherence schedule:\n{shown}")
-    if not activities:
-        raise _InputError(f"{path}: no scheduled activities")
+def _adherence_schedule(path: str, tz: tzinfo) -> tuple[AdherenceSchedule, list[RosterEntry]]:
     try:
-        return AdherenceSchedule(activities)
+        entries = read_roster_csv(path, tz)
+    except RosterCsvError as exc:
+        raise _InputError(str(exc)) from None
+    try:
+        return AdherenceSchedule(scheduled_activities(entries)), entries
     except AdherenceError as exc:
         raise _InputError(f"{path}: {exc}") from None
 
 
 def _instant_ms(text: str, tz: tzinfo) -> int | None:
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=tz)
-    return int(when.timestamp() * 1000)
+    return instant_ms(text, tz)
 
 
 def _teams(path: str) -> dict[str, str]:
@@ -1641,9 +1751,10 @@ def _report_run(args: argparse.Namespace) -> int:
     setup = _solver_setup(args, inputs.interval_s)
     notes: list[str] = []
     adherence_plan = None
+    roster: list[RosterEntry] = []
     teams: dict[str, str] = {}
     if args.adherence_schedule is not None:
-        adherence_plan = _adherence_schedule(args.adherence_schedule, tz)
+        adherence_plan, roster = _adherence_schedule(args.adherence_schedule, tz)
         teams = _teams(args.teams) if args.teams else {}
     else:
         notes.append(
@@ -1682,7 +1793,11 @@ def _report_run(args: argparse.Namespace) -> int:
             raise _InputError(f"{args.adherence_schedule}: every activity is 'off'")
         period = (min(s for s, _ in pieces), max(e for _, e in pieces))
         report = adherence_report(adherence_plan, inputs.events, *period)
-        adherence = AdherenceSection(report, teams)
+        replies = planner_view(upcoming_shifts(roster), ReminderLog(inputs.events))
+        confirmations = tuple(
+            r for r in replies if r.reminders or r.answer is not Answer.NOT_REMINDED
+        )
+        adherence = AdherenceSection(report, teams, confirmations)
     capacity = None
     if template is not None:
         capacity = _capacity(args, inputs, series, first, basis, template)

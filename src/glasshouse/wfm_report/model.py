@@ -16,6 +16,7 @@ from datetime import date, tzinfo
 from glasshouse.domain.wfm.adherence import AdherenceReport
 from glasshouse.domain.wfm.capacity import CapacityPlan, ClassTemplate, HiringClass
 from glasshouse.domain.wfm.forecast import Backtest, ForecastSeries
+from glasshouse.domain.wfm.reminders import ShiftReminderStatus
 from glasshouse.domain.wfm.scheduling import Schedule
 
 __all__ = [
@@ -206,6 +207,9 @@ class AdherenceSection:
 
     report: AdherenceReport
     teams: Mapping[str, str] = field(default_factory=dict)
+    # The roster's shifts that were reminded or answered, from the log (shift.reminder_sent,
+    # shift.confirmed, shift.swap_requested): the planner's view of the replies.
+    confirmations: tuple[ShiftReminderStatus, ...] = ()
 
 
 @dataclass(frozen=True)

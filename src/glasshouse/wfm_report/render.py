@@ -459,8 +459,25 @@ def _adherence_context(section: AdherenceSection | None, report: PlannerReport) 
         )
     everyone = adh.team(adh.agents)
     spans = sorted(adh.spans(), key=lambda s: (s.start_ms - s.end_ms, s.agent_id, s.start_ms))
+    answers = {
+        "confirmed": "confirmed",
+        "swap_requested": "swap requested",
+        "no_answer": "no answer",
+        "not_reminded": "not reminded",
+    }
     return {
         "period": period,
+        "confirmations": [
+            {
+                "start": _date_time(c.start_ms, tz),
+                "agent": c.agent_id,
+                "answer": answers[c.answer.value],
+                "answered": _date_time(c.answered_ms, tz) if c.answered_ms is not None else "",
+                "reminders": c.reminders,
+                "note": c.note,
+            }
+            for c in section.confirmations
+        ],
         "charts": charts,
         "agents": [
             _figures_row(a.agent_id, teams.get(a.agent_id, ""), a.figures, len(a.spans))
