@@ -11,6 +11,11 @@ python3 -c 'import sysconfig, os, sys; sys.exit(0 if os.path.exists(os.path.join
   || need_apt+=(python3-dev)
 # headless Chromium for the tests that look at pages as a person would (never a downloaded build)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# voice: sipp and baresip are the SIP peers of the interop tests; espeak-ng speaks IVR prompts
+command -v sipp >/dev/null || need_apt+=(sip-tester)
+command -v baresip >/dev/null || need_apt+=(baresip)
+command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
+command -v sox >/dev/null || need_apt+=(sox)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "Installing system packages: ${need_apt[*]}"
