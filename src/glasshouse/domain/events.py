@@ -329,6 +329,108 @@ class ShiftSwapRequested(EventBody):
     note: str = ""
 
 
+# ---------------------------------------------------------------------------------------------
+# Voice calls: what the IVR did, media, the call's release. Numbers dialled and digits entered
+# are not stored (ids and outcomes only): a collected account number stays in the call's
+# variables, which travel to the agent's screen, not to the log.
+
+
+@dataclass(frozen=True, slots=True)
+class IvrStep(EventBody):
+    """The contact passed node ``node_id`` of IVR flow ``flow_id`` (at ``flow_version``) with
+    ``outcome`` (``digit 1``, ``timeout``, ``http 200``, ``open``...)."""
+
+    TYPE: ClassVar[str] = "ivr.step"
+    contact_id: str
+    flow_id: str
+    flow_version: int
+    node_id: str
+    node_type: str
+    outcome: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ContactTransferred(EventBody):
+    """The agent transferred the contact: ``kind`` is ``blind`` or ``attended``; ``target`` is
+    ``queue:<id>``, ``agent:<id>`` or ``external:<destination id>``."""
+
+    TYPE: ClassVar[str] = "contact.transferred"
+    contact_id: str
+    agent_id: str
+    kind: str
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingStarted(EventBody):
+    """Recording of the contact started; ``recording_id`` names the file in the tenant's store."""
+
+    TYPE: ClassVar[str] = "recording.started"
+    contact_id: str
+    recording_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingPaused(EventBody):
+    """Recording paused (card data being given): the span is stored as silence."""
+
+    TYPE: ClassVar[str] = "recording.paused"
+    contact_id: str
+    recording_id: str
+    by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingResumed(EventBody):
+    TYPE: ClassVar[str] = "recording.resumed"
+    contact_id: str
+    recording_id: str
+    by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingStopped(EventBody):
+    """The recording file was closed (or recovered after a crash) with ``duration_ms`` of audio."""
+
+    TYPE: ClassVar[str] = "recording.stopped"
+    contact_id: str
+    recording_id: str
+    duration_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class VoicemailRecorded(EventBody):
+    """The caller left a message in voicemail box ``box``."""
+
+    TYPE: ClassVar[str] = "voicemail.recorded"
+    contact_id: str
+    box: str
+    recording_id: str
+    duration_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyAnswered(EventBody):
+    """The caller answered question ``question_id`` of survey ``survey_id`` with ``value``."""
+
+    TYPE: ClassVar[str] = "survey.answered"
+    contact_id: str
+    survey_id: str
+    question_id: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallReleased(EventBody):
+    """The call's last leg ended: ``by`` is ``customer``, ``agent`` or ``system``; ``cause`` says
+    why (``bye``, ``cancel``, ``ivr hangup``, ``no route``, ``media timeout``, ``shutdown``...)."""
+
+    TYPE: ClassVar[str] = "call.released"
+    contact_id: str
+    by: str
+    cause: str = ""
+
+
 EVENT_TYPES: Final[dict[str, type[EventBody]]] = {
     cls.TYPE: cls
     for cls in (
@@ -362,6 +464,15 @@ EVENT_TYPES: Final[dict[str, type[EventBody]]] = {
         ShiftReminderSent,
         ShiftConfirmed,
         ShiftSwapRequested,
+        IvrStep,
+        ContactTransferred,
+        RecordingStarted,
+        RecordingPaused,
+        RecordingResumed,
+        RecordingStopped,
+        VoicemailRecorded,
+        SurveyAnswered,
+        CallReleased,
     )
 }
 
