@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from glasshouse.adapters.eventstore.sqlite import SqliteEventStore
 from glasshouse.domain.events import (
     AgentNotReady,
@@ -57,8 +59,8 @@ def batch_size(i: int) -> int:
     return 1 + i % 3
 
 
-def write_until_killed(db: str, tenant: str, writer: int) -> None:
-    with SqliteEventStore(db) as store:
+def write_until_killed(db: str, tenant: str, writer: int, durability: str = "power") -> None:
+    with SqliteEventStore(db, durability=durability) as store:
         done = 0
         while done < WRITER_LIMIT:
             n = batch_size(done)
@@ -84,13 +86,13 @@ class Writer:
             self.acks.append((seq, i, n))
 
 
-def start_writer(db: Path, tenant: str, number: int) -> Writer:
+def start_writer(db: Path, tenant: str, number: int, durability: str = "power") -> Writer:
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
     }
     proc = subprocess.Popen(
-        [sys.executable, __file__, str(db), tenant, str(number)],
+        [sys.executable, __file__, str(db), tenant, str(number), durability],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -102,9 +104,9 @@ def start_writer(db: Path, tenant: str, number: int) -> Writer:
     return writer
 
 
-def run_and_kill(db: Path, specs: list[tuple[str, int]]) -> list[Writer]:
+def run_and_kill(db: Path, specs: list[tuple[str, int]], durability: str = "power") -> list[Writer]:
     """Start one writer per (tenant, number), SIGKILL all once each has enough acks."""
-    writers = [start_writer(db, tenant, number) for tenant, number in specs]
+    writers = [start_writer(db, tenant, number, durability) for tenant, number in specs]
     try:
         deadline = time.monotonic() + DEADLINE_S
         while any(len(w.acks) < ACKS_WANTED for w in writers):
@@ -164,9 +166,10 @@ def check_writers_of_one_tenant(store: SqliteEventStore, writers: list[Writer]) 
     return expected_seq
 
 
-def test_acknowledged_events_survive_kill_9(tmp_path: Path) -> None:
+@pytest.mark.parametrize("durability", ["power", "process"])
+def test_acknowledged_events_survive_kill_9(tmp_path: Path, durability: str) -> None:
     db = tmp_path / "events.db"
-    (writer,) = run_and_kill(db, [("acme", 0)])
+    (writer,) = run_and_kill(db, [("acme", 0)], durability)
     last_acked = writer.acks[-1][0]
     with SqliteEventStore(db) as store:
         count = check_writers_of_one_tenant(store, [writer])
@@ -200,4 +203,4 @@ def test_two_writers_of_one_tenant_leave_no_gaps_or_duplicates(tmp_path: Path) -
 
 
 if __name__ == "__main__":
-    write_until_killed(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+    write_until_killed(sys.argv[1], sys.argv[2], int(sys.argv[3]), *sys.argv[4:5])
