@@ -190,7 +190,8 @@ def _int(value: object, where: str, *, low: int | None = None) -> int:
     return value
 
 
-def _skills(value: object, where: str) -> dict[str, int]:
+def parse_skills(value: object, where: str) -> dict[str, int]:
+    """``{skill: proficiency 1-5}`` checked, with errors naming ``where``."""
     data = _map(value, where)
     out: dict[str, int] = {}
     for name, level in data.items():
@@ -244,14 +245,15 @@ _QUEUE_FIELDS = {
 }
 
 
-def _queue(data: object, where: str) -> QueueSpec:
+def parse_queue(data: object, where: str) -> QueueSpec:
+    """One queue of a scenario or a tenant setup, with errors naming ``where``."""
     q = _map(data, where)
     _unknown(q, _QUEUE_FIELDS | {"id"}, where)
     if not isinstance(q.get("id"), str) or not q.get("id"):
         raise ScenarioError(f"{where}.id: a queue needs a non-empty id")
     kwargs: dict[str, Any] = {k: v for k, v in q.items() if k != "id"}
     if "skills" in kwargs:
-        kwargs["skills"] = _skills(kwargs["skills"], f"{where}.skills")
+        kwargs["skills"] = parse_skills(kwargs["skills"], f"{where}.skills")
     if "members" in kwargs:
         kwargs["members"] = frozenset(str(m) for m in _list(kwargs["members"], f"{where}.members"))
     if "widen_after_s" in kwargs:
@@ -341,7 +343,7 @@ def _arrivals(data: object, where: str, queue_ids: set[str]) -> ArrivalStream:
         ),
         patience=None if patience is None else parse_distribution(patience, f"{where}.patience"),
         priorities=priorities,
-        skills=_skills(a.get("skills", {}), f"{where}.skills"),
+        skills=parse_skills(a.get("skills", {}), f"{where}.skills"),
         callback_share=_number(
             a.get("callback_share", 0), f"{where}.callback_share", low=0, high=1
         ),
@@ -407,7 +409,7 @@ def _agents(data: object, where: str, duration_s: float, reasons: frozenset[str]
     group = AgentGroup(
         count=count,
         prefix=prefix,
-        skills=_skills(g.get("skills", {}), f"{where}.skills"),
+        skills=parse_skills(g.get("skills", {}), f"{where}.skills"),
         capacity=capacity,
         shift_start_s=start,
         shift_end_s=end,
@@ -478,7 +480,7 @@ def parse_scenario(data: object) -> Scenario:
         )
     )
     queues = tuple(
-        _queue(q, f"queues[{i}]") for i, q in enumerate(_list(s.get("queues", []), "queues"))
+        parse_queue(q, f"queues[{i}]") for i, q in enumerate(_list(s.get("queues", []), "queues"))
     )
     if not queues:
         raise ScenarioError("queues: at least one queue is needed")

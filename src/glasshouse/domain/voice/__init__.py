@@ -1,0 +1,63 @@
+"""Voice: the tenants' numbers, SIP accounts and trunks, the SIP registrar and the toll-fraud
+guard, sans-I/O."""
+
+from glasshouse.domain.voice.config import (
+    DEFAULT_BLOCKED_PREFIXES,
+    DEFAULT_SCANNER_USER_AGENTS,
+    GuardSettings,
+    InvalidNumber,
+    NumberPattern,
+    NumberRoute,
+    OutboundPolicy,
+    RegistrarSettings,
+    ServerSettings,
+    SipAccount,
+    Tenant,
+    Trunk,
+    TrunkAuth,
+    VoiceConfig,
+    VoiceConfigError,
+    load_voice_config,
+    normalise_number,
+    parse_voice_config,
+)
+from glasshouse.domain.voice.guard import (
+    Decision,
+    Principal,
+    TollFraudGuard,
+    Verdict,
+    scanner_word,
+    source_key,
+)
+from glasshouse.domain.voice.registrar import Binding, RegisterOutcome, RegisterResult, Registrar
+
+__all__ = [
+    "DEFAULT_BLOCKED_PREFIXES",
+    "DEFAULT_SCANNER_USER_AGENTS",
+    "Binding",
+    "Decision",
+    "GuardSettings",
+    "InvalidNumber",
+    "NumberPattern",
+    "NumberRoute",
+    "OutboundPolicy",
+    "Principal",
+    "RegisterOutcome",
+    "RegisterResult",
+    "Registrar",
+    "RegistrarSettings",
+    "ServerSettings",
+    "SipAccount",
+    "Tenant",
+    "TollFraudGuard",
+    "Trunk",
+    "TrunkAuth",
+    "Verdict",
+    "VoiceConfig",
+    "VoiceConfigError",
+    "load_voice_config",
+    "normalise_number",
+    "parse_voice_config",
+    "scanner_word",
+    "source_key",
+]
