@@ -348,3 +348,29 @@ def test_events_are_stamped_with_tenant_and_time() -> None:
     acd = make(QueueSpec("q"), agents={"a1": {}})
     ev = acd.enqueue("c1", "q", 1234)
     assert all(e.tenant == "t1" and e.ts == 1234 and e.seq == 0 for e in ev)
+
+
+def test_decline_is_a_ring_no_answer_at_once() -> None:
+    from glasshouse.domain.acd import Acd, AgentSpec, QueueSpec
+    from glasshouse.domain.acd.errors import InvalidTransition
+
+    acd = Acd("t")
+    acd.configure_queue(QueueSpec("q", ring_timeout_s=30), 0)
+    for a in ("a1", "a2"):
+        acd.configure_agent(AgentSpec(a), 0)
+        acd.login(a, 0, ready=True)
+    acd.arrive("c1", 10)
+    events = acd.enqueue("c1", "q", 20)
+    offered = [e.body for e in events if e.type == "contact.offered"]
+    assert len(offered) == 1
+    first = offered[0].agent_id  # type: ignore[attr-defined]
+    events = acd.decline(first, "c1", 1_000)
+    types = [e.type for e in events]
+    assert types[:2] == ["contact.ring_no_answer", "agent.not_ready"]
+    assert all(e.ts == 1_000 for e in events)
+    reoffered = [e.body for e in events if e.type == "contact.offered"]
+    assert [b.agent_id for b in reoffered] == [next(a for a in ("a1", "a2") if a != first)]  # type: ignore[attr-defined]
+    import pytest
+
+    with pytest.raises(InvalidTransition):
+        acd.decline(first, "c1", 1_001)

@@ -399,6 +399,27 @@ class Acd:
         self._withdraw(contact, others, "answered_elsewhere")
         return self._finish()
 
+    def decline(self, agent_id: str, contact_id: str, now: int) -> list[Event]:
+        """The agent's phone refused the offer or could not be reached (busy, declined, no
+        registered phone): like a ring-no-answer, at once. With ring-all and other agents still
+        ringing, only this agent's offer is withdrawn."""
+        self._agent(agent_id)
+        contact = self._contact(contact_id)
+        if contact.phase is not Phase.OFFERED or agent_id not in contact.offered_to:
+            raise InvalidTransition(
+                f"contact {contact_id!r} is not ringing at agent {agent_id!r} "
+                f"(it is {contact.phase.value})"
+            )
+        self._begin(now)
+        if contact.phase is not Phase.OFFERED or agent_id not in contact.offered_to:
+            return self._finish()  # the ring timer fired at this very instant
+        if len(contact.offered_to) > 1:
+            contact.offered_to = [a for a in contact.offered_to if a != agent_id]
+            self._withdraw(contact, [agent_id], "declined")
+        else:
+            self._ring_no_answer(contact)
+        return self._finish()
+
     def _withdraw(self, contact: ContactState, agent_ids: list[str], reason: str) -> None:
         """Stop an offer ringing at these agents, free them all, then route to them."""
         agents = [self._agents[a] for a in agent_ids]
