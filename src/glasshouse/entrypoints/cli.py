@@ -12,6 +12,7 @@ from collections.abc import Sequence
 COMMANDS: tuple[str, ...] = (
     "glasshouse.entrypoints.cmd_events",
     "glasshouse.entrypoints.cmd_metrics",
+    "glasshouse.entrypoints.cmd_serve",
     "glasshouse.entrypoints.cmd_simulate",
     "glasshouse.entrypoints.cmd_wfm",
 )

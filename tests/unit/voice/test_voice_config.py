@@ -445,3 +445,22 @@ def test_load_errors_name_the_file(tmp_path: Path) -> None:
         load_voice_config(broken)
     with pytest.raises(VoiceConfigError, match="cannot read the file"):
         load_voice_config(tmp_path / "missing.yaml")
+
+
+def test_registrar_algorithms_setting() -> None:
+    from glasshouse.domain.voice.config import VoiceConfigError, parse_voice_config
+
+    assert parse_voice_config({"tenants": []}).registrar.algorithms == ("SHA-256", "MD5")
+    config = parse_voice_config({"registrar": {"algorithms": ["MD5"]}, "tenants": []})
+    assert config.registrar.algorithms == ("MD5",)
+    for bad, message in (
+        (["SHA-1"], "registrar.algorithms[0]: 'SHA-1' is not one of MD5, SHA-256"),
+        (["MD5", "MD5"], "registrar.algorithms[1]: 'MD5' is listed twice"),
+        ([], "registrar.algorithms: must be a non-empty list"),
+    ):
+        try:
+            parse_voice_config({"registrar": {"algorithms": bad}, "tenants": []})
+        except VoiceConfigError as exc:
+            assert message in str(exc)
+        else:
+            raise AssertionError(f"{bad!r} accepted")

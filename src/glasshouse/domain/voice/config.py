@@ -156,12 +156,16 @@ class ServerSettings:
 
 @dataclass(frozen=True, slots=True)
 class RegistrarSettings:
-    """Registration intervals in seconds and the number of contacts one account may bind."""
+    """Registration intervals in seconds, the number of contacts one account may bind, and the
+    digest algorithms challenged with, strongest first. Some phones still in service refuse a
+    challenge set that contains SHA-256 at all (baresip 1.0, sipp 3.6), so the set is a setting;
+    both algorithms are kept as HA1 for every account either way."""
 
     min_expires: int = 60
     max_expires: int = 3600
     default_expires: int = 3600
     max_contacts: int = 5
+    algorithms: tuple[str, ...] = ("SHA-256", "MD5")
 
 
 @dataclass(frozen=True, slots=True)
@@ -527,7 +531,12 @@ def _server(value: object) -> ServerSettings:
 def _registrar(value: object) -> RegistrarSettings:
     path = "registrar"
     data = _mapping(value, path)
-    _keys(data, path, ("min_expires", "max_expires", "default_expires", "max_contacts"), ())
+    _keys(
+        data,
+        path,
+        ("min_expires", "max_expires", "default_expires", "max_contacts", "algorithms"),
+        (),
+    )
     default = RegistrarSettings()
     low = _int(data.get("min_expires", default.min_expires), f"{path}.min_expires", low=1)
     high = _int(data.get("max_expires", default.max_expires), f"{path}.max_expires", low=low)
@@ -538,8 +547,24 @@ def _registrar(value: object) -> RegistrarSettings:
         high=high,
     )
     contacts = _int(data.get("max_contacts", default.max_contacts), f"{path}.max_contacts", low=1)
+    raw = data.get("algorithms", list(default.algorithms))
+    if not isinstance(raw, list) or not raw:
+        raise VoiceConfigError(f"{path}.algorithms", "must be a non-empty list of MD5, SHA-256")
+    algorithms: list[str] = []
+    for k, name in enumerate(raw):
+        if name not in ("MD5", "SHA-256"):
+            raise VoiceConfigError(
+                f"{path}.algorithms[{k}]", f"{name!r} is not one of MD5, SHA-256"
+            )
+        if name in algorithms:
+            raise VoiceConfigError(f"{path}.algorithms[{k}]", f"{name!r} is listed twice")
+        algorithms.append(name)
     return RegistrarSettings(
-        min_expires=low, max_expires=high, default_expires=usual, max_contacts=contacts
+        min_expires=low,
+        max_expires=high,
+        default_expires=usual,
+        max_contacts=contacts,
+        algorithms=tuple(algorithms),
     )
 
 

@@ -1,0 +1,1 @@
+"""SIP on real sockets (UDP and TCP)."""

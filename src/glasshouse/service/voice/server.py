@@ -1,0 +1,105 @@
+"""The voice server's composition: the setup, the event log, one ACD per tenant, the registrar,
+the toll-fraud guard, the media engine and the switch, started on one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from dataclasses import dataclass
+
+from glasshouse.adapters.eventstore.sqlite import SqliteEventStore
+from glasshouse.adapters.media.ports import PortAllocator
+from glasshouse.adapters.media.rtp_session import MediaEngine
+from glasshouse.domain.acd import Acd, AcdSettings
+from glasshouse.domain.voice.guard import TollFraudGuard
+from glasshouse.domain.voice.registrar import Registrar
+from glasshouse.protocols.sip.digest import DigestAuthenticator
+from glasshouse.service.contact_center import ContactCenter
+from glasshouse.service.voice.media_kit import MediaKit
+from glasshouse.service.voice.setup import ServerSetup
+from glasshouse.service.voice.switch import Switch, now_ms
+
+__all__ = ["ServerOptions", "VoiceServer"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOptions:
+    """What the command line may override in the setup: listening host and port, RTP ports."""
+
+    sip_host: str | None = None
+    sip_port: int | None = None
+    rtp_ports: tuple[int, int] | None = None
+
+
+class VoiceServer:
+    """Build with :meth:`create` (it binds the sockets), stop with :meth:`close`."""
+
+    def __init__(self, setup: ServerSetup, switch: Switch, store: SqliteEventStore) -> None:
+        self.setup = setup
+        self.switch = switch
+        self.store = store
+
+    @classmethod
+    async def create(cls, setup: ServerSetup, options: ServerOptions) -> VoiceServer:
+        loop = asyncio.get_running_loop()
+        settings = setup.voice.server
+        host = options.sip_host or settings.sip_host
+        port = settings.sip_port if options.sip_port is None else options.sip_port
+        low, high = options.rtp_ports or (settings.rtp_port_min, settings.rtp_port_max)
+        setup.data_dir.mkdir(parents=True, exist_ok=True)
+        store = SqliteEventStore(setup.data_dir / "events.db", durability="process")
+        try:
+            kit = MediaKit(setup.data_dir)
+            centers: dict[str, ContactCenter] = {}
+            for tenant in setup.tenants.values():
+                acd = Acd(
+                    tenant.tenant_id, AcdSettings(reason_codes=frozenset(tenant.reason_codes))
+                )
+                center = ContactCenter(acd, store)
+                start = now_ms()
+                for queue in tenant.queues:
+                    center.run(Acd.configure_queue, queue, start)
+                for agent in tenant.agents:
+                    center.run(Acd.configure_agent, agent, start)
+                centers[tenant.tenant_id] = center
+                rendered = await asyncio.to_thread(
+                    kit.prerender, tenant.tenant_id, tenant.flows.values(), tenant.media.voice
+                )
+                if rendered:
+                    _log.info(
+                        "tenant %s: %d prompts spoken into the cache", tenant.tenant_id, rendered
+                    )
+                await asyncio.to_thread(kit.music)
+            authenticator = DigestAuthenticator(
+                secrets.token_bytes(32),
+                settings.realm,
+                algorithms=setup.voice.registrar.algorithms,
+            )
+            registrar = Registrar(setup.voice, authenticator)
+            guard = TollFraudGuard(setup.voice.guard, setup.voice)
+            engine = MediaEngine(loop, host, PortAllocator(low, high))
+            switch = Switch(
+                loop,
+                voice=setup.voice,
+                tenants=setup.tenants,
+                centers=centers,
+                store=store,
+                registrar=registrar,
+                guard=guard,
+                media=engine,
+                kit=kit,
+                host=host,
+            )
+            await switch.start(port)
+        except BaseException:
+            store.close()
+            raise
+        return cls(setup, switch, store)
+
+    def close(self) -> None:
+        self.switch.close()
+        self.switch.media.close()
+        self.store.close()

@@ -1,0 +1,968 @@
+"""Call control: a back-to-back user agent between callers, the IVR, the ACD and agents' phones.
+
+An INVITE to a tenant's number is answered at once (our RTP session, G.711 and RFC 4733), runs
+the number's IVR flow (prompts, digits from RFC 4733 or SIP INFO), and the flow's queue action
+hands the call to the tenant's ACD. While it waits the caller hears music and announcements of
+position and expected wait. When the ACD offers the call to an agent, the agent's registered
+phone is called (with the IVR inputs as ``X-Glasshouse-*`` headers, the screen pop); its
+answer is bridged to the caller and recorded; a ring timeout or a refusal puts the agent not
+ready and the call back at the front of the queue. The agent's hold (re-INVITE sendonly or
+inactive) plays music to the caller. Either side's BYE ends both legs.
+
+Every decision goes to the tenant's event log before it is acted on: ACD events through the
+:class:`ContactCenter`, IVR steps, recordings and the call's release directly."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import re
+import secrets
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from glasshouse.adapters.eventstore.base import EventStore
+from glasshouse.adapters.media.recording import CallRecorder
+from glasshouse.adapters.media.rtp_session import MediaEngine, RtpSession, bridge, unbridge
+from glasshouse.domain.acd import Acd, AcdError
+from glasshouse.domain.events import (
+    CallReleased,
+    Event,
+    EventBody,
+    IvrStep,
+    RecordingStarted,
+    RecordingStopped,
+    SurveyAnswered,
+)
+from glasshouse.domain.ivr.runner import (
+    Action,
+    Enqueue,
+    FlowRun,
+    Hangup,
+    HttpRequest,
+    Play,
+    RecordVoicemail,
+    RequestCallback,
+    StartSurvey,
+    Step,
+    StopPlay,
+    SurveyAnswer,
+    TransferExternal,
+)
+from glasshouse.domain.voice.config import VoiceConfig
+from glasshouse.domain.voice.guard import TollFraudGuard
+from glasshouse.domain.voice.registrar import Binding, RegisterResult, Registrar
+from glasshouse.protocols.rtp.g711 import G711Law, decode
+from glasshouse.protocols.sdp import (
+    Direction,
+    NegotiatedAudio,
+    SdpError,
+    SessionDescription,
+    accept_answer,
+    build_answer,
+    build_offer,
+)
+from glasshouse.protocols.sip.dialog import Dialog, new_request, new_tag
+from glasshouse.protocols.sip.headers import NameAddr
+from glasshouse.protocols.sip.message import SipRequest, make_response
+from glasshouse.protocols.sip.transaction import (
+    AckReceived,
+    RequestReceived,
+    ResponseReceived,
+    TransactionTimeout,
+    TransportFailure,
+    TxEvent,
+    make_cancel,
+    with_via,
+)
+from glasshouse.protocols.sip.uri import SipParseError, SipUri
+from glasshouse.service.contact_center import ContactCenter
+from glasshouse.service.voice.media_kit import MediaKit
+from glasshouse.service.voice.setup import TenantSetup
+from glasshouse.service.voice.sip_stack import SipStack
+
+__all__ = ["Switch", "now_ms"]
+
+_log = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+ALLOW: Final = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REGISTER"
+_HEADER_VALUE = re.compile(r"[^\x20-\x7e]")
+_DTMF_INFO = re.compile(r"Signal\s*=\s*([0-9*#A-Da-d])", re.IGNORECASE)
+
+
+def now_ms() -> int:
+    """Wall-clock time in ms: event timestamps and the ACD's and IVR's clocks."""
+    return int(time.time() * 1000)
+
+
+@dataclass(eq=False)
+class Leg:
+    """One SIP dialog of a call and its RTP session."""
+
+    role: str  # "caller" or "agent"
+    invite: SipRequest
+    dest: Address
+    reliable: bool
+    rtp: RtpSession
+    session_id: str
+    tx_id: str = ""
+    dialog: Dialog | None = None
+    local_sdp: SessionDescription | None = None
+    answered: bool = False
+    ended: bool = False
+    agent_id: str = ""
+
+
+@dataclass(eq=False)
+class Call:
+    tenant: TenantSetup
+    contact_id: str
+    caller: Leg
+    run: FlowRun | None = None
+    in_ivr: bool = True
+    queued: bool = False
+    queue_id: str = ""
+    variables: dict[str, str] = field(default_factory=dict)
+    agent: Leg | None = None
+    talking: bool = False
+    held: bool = False
+    recorder: CallRecorder | None = None
+    recording_id: str = ""
+    started_ms: int = 0
+    ivr_timer: asyncio.TimerHandle | None = None
+    announce_task: asyncio.Task[None] | None = None
+    released: bool = False
+    play_seq: int = 0
+
+
+class Switch:
+    """The transaction user of the SIP stack for every tenant of the server."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        voice: VoiceConfig,
+        tenants: Mapping[str, TenantSetup],
+        centers: Mapping[str, ContactCenter],
+        store: EventStore,
+        registrar: Registrar,
+        guard: TollFraudGuard,
+        media: MediaEngine,
+        kit: MediaKit,
+        host: str,
+    ) -> None:
+        self._loop = loop
+        self.voice = voice
+        self.tenants = tenants
+        self.centers = centers
+        self.store = store
+        self.registrar = registrar
+        self.guard = guard
+        self.media = media
+        self.kit = kit
+        self.host = host
+        self.stack: SipStack = SipStack(loop, self.on_event)
+        self.calls: dict[str, Call] = {}  # contact id -> call
+        self._by_dialog: dict[tuple[str, str], tuple[Call, Leg]] = {}  # (call-id, our tag)
+        self._by_invite_tx: dict[str, tuple[Call, Leg]] = {}
+        self._acd_timers: dict[str, asyncio.TimerHandle] = {}
+        self._acd_queue: deque[list[Event]] = deque()
+        self._acd_busy = False
+        self._ids = itertools.count(1)
+        self.stats: dict[str, int] = {"calls": 0, "answered": 0, "refused": 0, "released": 0}
+        for center in centers.values():
+            center.subscribe(self._on_acd_events)
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """Run ``coro`` on the loop; a failure is logged, never lost."""
+        task: asyncio.Task[Any] = self._loop.create_task(coro)
+        task.add_done_callback(_log_failure)
+        return task
+
+    async def start(self, port: int) -> None:
+        await self.stack.start(self.host, port)
+
+    @property
+    def port(self) -> int:
+        return self.stack.address[1]
+
+    def close(self) -> None:
+        for call in list(self.calls.values()):
+            self._release(call, "system", "shutdown")
+        for timer in self._acd_timers.values():
+            timer.cancel()
+        self.stack.close()
+
+    # -- the log -----------------------------------------------------------------------------
+
+    def _log_event(self, tenant_id: str, body: EventBody) -> None:
+        self.store.append([Event(tenant_id, now_ms(), body)])
+
+    def _acd(self, call: Call) -> ContactCenter:
+        return self.centers[call.tenant.tenant_id]
+
+    def _run_acd(self, center: ContactCenter, command: Any, *args: Any, **kwargs: Any) -> bool:
+        try:
+            center.run(command, *args, **kwargs)
+        except AcdError as exc:
+            _log.info("tenant %s: ACD refused %s: %s", center.tenant, command.__name__, exc)
+            return False
+        finally:
+            self._arm_acd(center)
+        return True
+
+    def _arm_acd(self, center: ContactCenter) -> None:
+        deadline = center.acd.next_deadline()
+        old = self._acd_timers.pop(center.tenant, None)
+        if old is not None:
+            old.cancel()
+        if deadline is None:
+            return
+        delay = max(0.0, (deadline - now_ms()) / 1000)
+        self._acd_timers[center.tenant] = self._loop.call_later(delay, self._fire_acd, center)
+
+    def _fire_acd(self, center: ContactCenter) -> None:
+        self._acd_timers.pop(center.tenant, None)
+        self._run_acd(center, Acd.advance, max(now_ms(), center.acd.now))
+
+    # -- SIP events --------------------------------------------------------------------------
+
+    def on_event(self, event: TxEvent) -> None:
+        if isinstance(event, RequestReceived):
+            self._on_request(event)
+        elif isinstance(event, AckReceived):
+            self._on_ack(event)
+        elif isinstance(event, ResponseReceived):
+            self._on_response(event)
+        elif isinstance(event, TransactionTimeout | TransportFailure):
+            found = self._by_invite_tx.get(event.tx_id or "")
+            if found is None or event.method != "INVITE":
+                return
+            call, leg = found
+            if leg.role == "agent":
+                self._agent_failed(call, leg, f"no answer from the phone ({type(event).__name__})")
+            elif not call.released:
+                # Our 2xx was never acknowledged (RFC 3261 13.3.1.4): end the call.
+                self._bye(call, leg)
+                self._hangup_from(call, leg, by="system", cause="no ACK")
+
+    def _respond(self, request: SipRequest, status: int, **kwargs: Any) -> None:
+        headers = list(kwargs.pop("headers", ()))
+        if status == 405:
+            headers.append(("Allow", ALLOW))
+        self.stack.send_response(make_response(request, status, headers=headers, **kwargs))
+
+    def _on_request(self, event: RequestReceived) -> None:
+        request = event.request
+        verdict = self.guard.check_request(event.source[0], request.user_agent, self._loop.time())
+        if not verdict.allowed:
+            return  # blocked sources get no answer at all
+        method = request.method
+        if method == "REGISTER":
+            self._on_register(event)
+        elif method == "OPTIONS":
+            self._respond(request, 200, headers=[("Allow", ALLOW), ("Accept", "application/sdp")])
+        elif method == "INVITE":
+            if request.to.tag is None:
+                self._on_invite(event)
+            else:
+                self._in_dialog(event)
+        elif method == "CANCEL":
+            self._on_cancel(event)
+        elif method in ("BYE", "INFO"):
+            self._in_dialog(event)
+        else:
+            self._respond(request, 405)
+
+    # -- registration ------------------------------------------------------------------------
+
+    def _on_register(self, event: RequestReceived) -> None:
+        now = self._loop.time()
+        outcome = self.registrar.handle_register(event.request, event.source, now)
+        if outcome.auth_failed:
+            self.guard.record_auth_failure(event.source[0], now)
+        self.stack.send_response(outcome.response)
+        tenant_id = outcome.tenant_id
+        if tenant_id is None or outcome.username is None:
+            return
+        setup = self.tenants.get(tenant_id)
+        center = self.centers.get(tenant_id)
+        if setup is None or center is None or not setup.phones.ready_on_register:
+            return
+        account = self.voice.account(outcome.username)
+        if account is None:
+            return
+        agent_id = account.agent_id
+        if outcome.result is RegisterResult.REGISTERED:
+            view = center.acd.agent_view(agent_id)
+            if view.presence == "logged_out":
+                self._run_acd(center, Acd.login, agent_id, now_ms(), ready=True)
+        elif outcome.result is RegisterResult.UNREGISTERED and not self.registrar.contacts(
+            outcome.username, now
+        ):
+            self._run_acd(center, Acd.logout, agent_id, now_ms())
+
+    # -- inbound calls -----------------------------------------------------------------------
+
+    def _on_invite(self, event: RequestReceived) -> None:
+        request = event.request
+        uri = request.uri
+        number = uri.user if isinstance(uri, SipUri) else None
+        decision = self.guard.inbound_decision(event.source[0], number or "")
+        route = self.voice.route_number(number) if number else None
+        if route is None or not decision.allowed:
+            status = decision.status if not decision.allowed else 404
+            self.stats["refused"] += 1
+            self._respond(request, status or 404, to_tag=new_tag())
+            return
+        setup = self.tenants[route.tenant_id]
+        flow = setup.flows[route.flow_id]
+        try:
+            offer = SessionDescription.parse(request.body) if request.body else None
+        except SdpError as exc:
+            self._respond(request, 400, to_tag=new_tag(), reason=f"Bad SDP ({exc})"[:60])
+            return
+        if offer is None:
+            self._respond(request, 488, to_tag=new_tag())
+            return
+        self._spawn(self._answer_inbound(event, setup, flow.id, offer))
+
+    async def _answer_inbound(
+        self,
+        event: RequestReceived,
+        setup: TenantSetup,
+        flow_id: str,
+        offer: SessionDescription,
+    ) -> None:
+        request = event.request
+        rtp = await self.media.open_session()
+        session_id = str(secrets.randbelow(10**9))
+        answer = build_answer(offer, self.host, rtp.port, session_id=session_id)
+        if answer.audio is None:
+            rtp.close()
+            self._respond(request, 488, to_tag=new_tag())
+            return
+        self._apply_remote(rtp, answer.audio)
+        contact_id = f"{setup.tenant_id}-{int(time.time())}-{next(self._ids)}"
+        caller = Leg("caller", request, event.source, event.reliable, rtp, session_id)
+        caller.local_sdp = answer.description
+        call = Call(setup, contact_id, caller, started_ms=now_ms())
+        caller_uri = request.from_.uri
+        if isinstance(caller_uri, SipUri) and caller_uri.user:
+            call.variables["caller"] = caller_uri.user
+        tag = new_tag()
+        ok = make_response(
+            request,
+            200,
+            to_tag=tag,
+            headers=[
+                ("Contact", f"<sip:glasshouse@{self._hostport()}>"),
+                ("Allow", ALLOW),
+                ("Content-Type", "application/sdp"),
+            ],
+        )
+        ok.body = bytes(answer.description)
+        caller.dialog = Dialog.as_uas(request, ok)
+        caller.answered = True
+        caller.tx_id = event.tx_id
+        self.calls[contact_id] = call
+        self._by_invite_tx[event.tx_id] = (call, caller)
+        self._by_dialog[(request.call_id, tag)] = (call, caller)
+        self.stats["calls"] += 1
+        rtp.on_dtmf = lambda digit: self._on_digit(call, digit)
+        center = self.centers[setup.tenant_id]
+        number = request.uri.user if isinstance(request.uri, SipUri) else ""
+        self._run_acd(center, Acd.arrive, contact_id, now_ms(), entry=number or "")
+        self.stack.send_response(ok)
+        flow = setup.flows[flow_id]
+        call.run = FlowRun(flow, call_id=contact_id, variables=call.variables, now_ms=now_ms())
+        self._ivr(call, call.run.start(now_ms()))
+
+    def _hostport(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @staticmethod
+    def _apply_remote(rtp: RtpSession, audio: NegotiatedAudio) -> None:
+        if audio.remote_address and audio.remote_port:
+            rtp.set_remote(
+                (audio.remote_address, audio.remote_port),
+                audio.codec.payload_type,
+                audio.telephone_event,
+            )
+
+    # -- IVR ---------------------------------------------------------------------------------
+
+    def _on_digit(self, call: Call, digit: str) -> None:
+        if call.run is not None and call.in_ivr and not call.released:
+            self._ivr(call, call.run.digits(digit, now_ms()))
+
+    def _ivr(self, call: Call, actions: list[Action]) -> None:
+        if call.released or call.run is None:
+            return
+        tenant_id = call.tenant.tenant_id
+        flow = call.run
+        for action in actions:
+            if isinstance(action, Step):
+                self._log_event(
+                    tenant_id,
+                    IvrStep(
+                        call.contact_id,
+                        flow_id=flow.flow.id,
+                        flow_version=flow.flow.version,
+                        node_id=action.node_id,
+                        node_type=action.node_type,
+                        outcome=action.outcome,
+                    ),
+                )
+            elif isinstance(action, Play):
+                self._play(call, action)
+            elif isinstance(action, StopPlay):
+                call.caller.rtp.stop_playing()
+            elif isinstance(action, HttpRequest):
+                self._spawn(self._http(call, action))
+            elif isinstance(action, Enqueue):
+                self._enqueue(call, action)
+            elif isinstance(action, SurveyAnswer):
+                self._log_event(
+                    tenant_id,
+                    SurveyAnswered(
+                        call.contact_id, action.survey_id, action.question_id, str(action.value)
+                    ),
+                )
+            elif isinstance(action, StartSurvey):
+                pass  # the questions follow as Play actions
+            elif isinstance(action, Hangup):
+                self._ivr_hangup(call, action.reason)
+            elif isinstance(action, RecordVoicemail | RequestCallback | TransferExternal):
+                # Not wired to media and trunks yet: the caller is told and the call ends.
+                _log.warning(
+                    "tenant %s: IVR action %s is not available yet; ending the call",
+                    tenant_id,
+                    type(action).__name__,
+                )
+                self._ivr_hangup(call, f"{type(action).__name__} not available")
+        self._arm_ivr(call)
+
+    def _arm_ivr(self, call: Call) -> None:
+        if call.ivr_timer is not None:
+            call.ivr_timer.cancel()
+            call.ivr_timer = None
+        run = call.run
+        if run is None or call.released or not call.in_ivr:
+            return
+        deadline = run.next_deadline()
+        if deadline is None:
+            return
+        delay = max(0.0, (deadline - now_ms()) / 1000)
+        call.ivr_timer = self._loop.call_later(delay, self._fire_ivr, call)
+
+    def _fire_ivr(self, call: Call) -> None:
+        call.ivr_timer = None
+        if call.run is not None and not call.released:
+            self._ivr(call, call.run.advance(now_ms()))
+
+    def _play(self, call: Call, action: Play) -> None:
+        call.play_seq += 1
+        seq = call.play_seq
+
+        async def start() -> None:
+            source = await self.kit.source(call.tenant.tenant_id, action.prompts)
+            if call.released or seq != call.play_seq:
+                return
+
+            def done() -> None:
+                if call.run is not None and not call.released and call.in_ivr:
+                    self._ivr(call, call.run.play_finished(now_ms(), play_id=action.play_id))
+
+            call.caller.rtp.play(source, on_done=done)
+
+        self._spawn(start())
+
+    async def _http(self, call: Call, action: HttpRequest) -> None:
+        def fetch() -> tuple[int | None, Any, str | None]:
+            request = urllib.request.Request(
+                action.url,
+                data=json.dumps(dict(action.body)).encode() if action.body is not None else None,
+                method=action.method,
+                headers={
+                    **dict(action.headers),
+                    **({"Content-Type": "application/json"} if action.body is not None else {}),
+                },
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=action.timeout_ms / 1000) as resp:
+                    raw = resp.read(256 * 1024)
+                    status = resp.status
+            except urllib.error.HTTPError as exc:
+                return exc.code, None, None
+            except (urllib.error.URLError, TimeoutError, OSError) as exc:
+                return None, None, "timeout" if "timed out" in str(exc) else "unreachable"
+            try:
+                body = json.loads(raw.decode("utf-8")) if raw else None
+            except ValueError:
+                body = None
+            return status, body if isinstance(body, dict) else None, None
+
+        status, body, error = await asyncio.to_thread(fetch)
+        if call.run is not None and not call.released and call.in_ivr:
+            self._ivr(
+                call,
+                call.run.http_result(status, body, error, now_ms(), request_id=action.request_id),
+            )
+
+    def _ivr_hangup(self, call: Call, reason: str) -> None:
+        center = self._acd(call)
+        if call.in_ivr:
+            call.in_ivr = False
+            self._run_acd(center, Acd.ivr_completed, call.contact_id, now_ms())
+        self._bye(call, call.caller)
+        self._release(call, "system", f"ivr {reason}")
+
+    def _enqueue(self, call: Call, action: Enqueue) -> None:
+        call.variables.update(action.variables)
+        call.queue_id = action.queue_id
+        center = self._acd(call)
+        ok = self._run_acd(
+            center,
+            Acd.enqueue,
+            call.contact_id,
+            action.queue_id,
+            now_ms(),
+            priority=action.priority,
+            skills=dict(action.skills),
+        )
+        call.in_ivr = False
+        if call.ivr_timer is not None:
+            call.ivr_timer.cancel()
+        if not ok:
+            self._bye(call, call.caller)
+            self._release(call, "system", "no route")
+            return
+        if call.contact_id in center.acd.contact_ids() and not call.talking:
+            call.queued = True
+            self._start_waiting_media(call)
+
+    def _start_waiting_media(self, call: Call) -> None:
+        media = call.tenant.media
+        if media.moh:
+            call.caller.rtp.play(self.kit.music())
+        else:
+            call.caller.rtp.stop_playing()
+        if media.announce_every_s > 0 and call.announce_task is None:
+            call.announce_task = self._spawn(self._announce(call))
+
+    async def _announce(self, call: Call) -> None:
+        every = call.tenant.media.announce_every_s
+        acd = self._acd(call).acd
+        try:
+            while True:
+                await asyncio.sleep(every)
+                if call.released or not call.queued or call.talking or call.agent is not None:
+                    return
+                if acd.contact_phase(call.contact_id) != "waiting":
+                    continue
+                source = await self.kit.announcement(
+                    call.tenant.tenant_id,
+                    acd.position(call.contact_id),
+                    acd.expected_wait_s(call.contact_id),
+                    call.tenant.media.voice,
+                )
+                if call.released or not call.queued or call.agent is not None:
+                    return
+
+                def back_to_music(call: Call = call) -> None:
+                    if call.queued and not call.released and call.agent is None:
+                        self._start_waiting_media_music(call)
+
+                call.caller.rtp.play(source, on_done=back_to_music)
+        except asyncio.CancelledError:
+            return
+
+    def _start_waiting_media_music(self, call: Call) -> None:
+        if call.tenant.media.moh:
+            call.caller.rtp.play(self.kit.music())
+
+    # -- the ACD's decisions -----------------------------------------------------------------
+
+    def _on_acd_events(self, events: list[Event]) -> None:
+        self._acd_queue.append(events)
+        if self._acd_busy:
+            return
+        self._acd_busy = True
+        try:
+            while self._acd_queue:
+                for event in self._acd_queue.popleft():
+                    try:
+                        self._on_acd_event(event)
+                    except Exception:
+                        _log.exception("acting on %s failed", event.type)
+        finally:
+            self._acd_busy = False
+
+    def _on_acd_event(self, event: Event) -> None:
+        body: Any = event.body
+        kind = event.type
+        if kind == "contact.offered":
+            call = self.calls.get(body.contact_id)
+            if call is not None:
+                self._spawn(self._ring_agent(call, body.agent_id))
+        elif kind in ("contact.ring_no_answer", "contact.offer_withdrawn"):
+            call = self.calls.get(body.contact_id)
+            if call is not None and call.agent is not None and call.agent.agent_id == body.agent_id:
+                leg = call.agent
+                call.agent = None
+                self._cancel_agent(leg)
+
+    async def _ring_agent(self, call: Call, agent_id: str) -> None:
+        tenant_id = call.tenant.tenant_id
+        center = self.centers[tenant_id]
+        voice_tenant = self.voice.tenant(tenant_id)
+        account = next(
+            (a for a in (voice_tenant.accounts if voice_tenant else ()) if a.agent_id == agent_id),
+            None,
+        )
+        bindings: list[Binding] = (
+            self.registrar.contacts(account.username, self._loop.time()) if account else []
+        )
+        if not bindings:
+            self._run_acd(center, Acd.decline, agent_id, call.contact_id, now_ms())
+            return
+        binding = bindings[-1]
+        rtp = await self.media.open_session()
+        if call.released:
+            rtp.close()
+            return
+        session_id = str(secrets.randbelow(10**9))
+        offer = build_offer(self.host, rtp.port, session_id=session_id)
+        caller_user = call.variables.get("caller", "anonymous")
+        headers = [("X-Glasshouse-Contact-Id", call.contact_id)]
+        if call.queue_id:
+            headers.append(("X-Glasshouse-Queue", call.queue_id))
+        for name, value in sorted(call.variables.items()):
+            headers.append((f"X-Glasshouse-Var-{name}", _HEADER_VALUE.sub("?", value)[:200]))
+        try:
+            invite = new_request(
+                "INVITE",
+                binding.contact_uri,
+                from_addr=NameAddr(
+                    uri=SipUri(host=self.host, user=_safe_user(caller_user), port=self.port),
+                    display_name=call.queue_id or None,
+                ),
+                to_addr=NameAddr(uri=SipUri(host=self.host, user=binding.username, port=self.port)),
+                contact=NameAddr(uri=SipUri(host=self.host, user="glasshouse", port=self.port)),
+                body=bytes(offer),
+                content_type="application/sdp",
+                extra_headers=headers,
+            )
+        except (SipParseError, ValueError) as exc:
+            _log.warning("cannot call agent %s: %s", agent_id, exc)
+            rtp.close()
+            self._run_acd(center, Acd.decline, agent_id, call.contact_id, now_ms())
+            return
+        reliable = binding.transport.upper() == "TCP"
+        invite = with_via(invite, self.host, self.port, "TCP" if reliable else "UDP")
+        leg = Leg("agent", invite, binding.source, reliable, rtp, session_id, agent_id=agent_id)
+        leg.local_sdp = offer
+        call.agent = leg
+        leg.tx_id = self.stack.send_request(invite, binding.source, reliable=reliable)
+        self._by_invite_tx[leg.tx_id] = (call, leg)
+
+    def _cancel_agent(self, leg: Leg) -> None:
+        if leg.ended:
+            return
+        leg.ended = True
+        if leg.answered:
+            self._bye_leg(leg)
+        else:
+            try:
+                cancel = make_cancel(leg.invite)
+                self.stack.send_request(cancel, leg.dest, reliable=leg.reliable)
+            except Exception:
+                _log.exception("cannot cancel the call to agent %s", leg.agent_id)
+        leg.rtp.close()
+
+    def _agent_failed(self, call: Call, leg: Leg, why: str) -> None:
+        self._by_invite_tx.pop(leg.tx_id, None)
+        if call.agent is not leg or call.released:
+            return
+        call.agent = None
+        leg.ended = True
+        leg.rtp.close()
+        _log.info("agent %s did not take %s: %s", leg.agent_id, call.contact_id, why)
+        self._run_acd(self._acd(call), Acd.decline, leg.agent_id, call.contact_id, now_ms())
+
+    def _on_response(self, event: ResponseReceived) -> None:
+        found = self._by_invite_tx.get(event.tx_id)
+        if found is None:
+            return  # BYE, CANCEL and other responses need nothing more
+        call, leg = found
+        response = event.response
+        status = response.status
+        if status < 200:
+            return
+        if status >= 300:
+            self._agent_failed(call, leg, f"{status} {response.reason}")
+            return
+        # 2xx: acknowledge every one (retransmissions too), act on the first.
+        if leg.dialog is None:
+            try:
+                leg.dialog = Dialog.as_uac(leg.invite, response)
+            except Exception:
+                _log.exception("bad 2xx from agent %s", leg.agent_id)
+                return
+        ack = leg.dialog.create_ack(leg.invite.cseq.number)
+        self.stack.send_ack(
+            with_via(ack, self.host, self.port, "TCP" if leg.reliable else "UDP"),
+            leg.dest,
+            reliable=leg.reliable,
+        )
+        if event.retransmission or leg.answered:
+            return
+        if call.agent is not leg or call.released or leg.ended:
+            self._bye_leg(leg)
+            leg.ended = True
+            leg.rtp.close()
+            return
+        try:
+            answer_sdp = SessionDescription.parse(response.body)
+            audio = accept_answer(leg.local_sdp, answer_sdp) if leg.local_sdp else None
+        except SdpError:
+            audio = None
+        if audio is None:
+            self._bye_leg(leg)
+            self._agent_failed(call, leg, "no usable media in the answer")
+            return
+        self._apply_remote(leg.rtp, audio)
+        leg.answered = True
+        tag = leg.dialog.local_tag
+        self._by_dialog[(leg.dialog.call_id, tag)] = (call, leg)
+        center = self._acd(call)
+        if not self._run_acd(center, Acd.answer, leg.agent_id, call.contact_id, now_ms()):
+            self._bye_leg(leg)
+            leg.ended = True
+            leg.rtp.close()
+            call.agent = None
+            return
+        self._connect(call, leg)
+
+    def _connect(self, call: Call, leg: Leg) -> None:
+        call.talking = True
+        call.queued = False
+        self.stats["answered"] += 1
+        if call.announce_task is not None:
+            call.announce_task.cancel()
+            call.announce_task = None
+        call.caller.rtp.stop_playing()
+        leg.rtp.stop_playing()
+        bridge(call.caller.rtp, leg.rtp)
+        if call.tenant.media.record:
+            self._start_recording(call)
+
+    def _start_recording(self, call: Call) -> None:
+        index = self.kit.recordings(call.tenant.tenant_id)
+        started = now_ms()
+        try:
+            recorder = index.start(call.contact_id, started)
+        except Exception:
+            _log.exception("recording of %s not started", call.contact_id)
+            return
+        call.recorder = recorder
+        call.recording_id = call.contact_id
+        self._log_event(call.tenant.tenant_id, RecordingStarted(call.contact_id, call.recording_id))
+        origin = self._loop.time()
+
+        def listener(channel: int) -> Any:
+            def on_audio(payload_type: int, payload: bytes, _ts: int) -> None:
+                if call.recorder is None or call.recorder.closed:
+                    return
+                law = G711Law.PCMU if payload_type == 0 else G711Law.PCMA
+                at_ms = (self._loop.time() - origin) * 1000
+                try:
+                    call.recorder.write(channel, decode(law, payload), at_ms)
+                except Exception:
+                    _log.exception("recording write failed for %s", call.contact_id)
+
+            return on_audio
+
+        call.caller.rtp.add_audio_listener(listener(0))
+        if call.agent is not None:
+            call.agent.rtp.add_audio_listener(listener(1))
+
+    def _stop_recording(self, call: Call) -> None:
+        recorder, call.recorder = call.recorder, None
+        if recorder is None or recorder.closed:
+            return
+        try:
+            info = recorder.close()
+        except Exception:
+            _log.exception("recording of %s not closed cleanly", call.contact_id)
+            return
+        self._log_event(
+            call.tenant.tenant_id,
+            RecordingStopped(call.contact_id, call.recording_id, info.duration_ms),
+        )
+
+    # -- in-dialog requests ------------------------------------------------------------------
+
+    def _in_dialog(self, event: RequestReceived) -> None:
+        request = event.request
+        tag = request.to.tag
+        found = self._by_dialog.get((request.call_id, tag or ""))
+        if found is None:
+            self._respond(request, 481)
+            return
+        call, leg = found
+        assert leg.dialog is not None
+        rejection = leg.dialog.receive_request(request)
+        if rejection is not None:
+            self.stack.send_response(rejection.response(request))
+            return
+        if request.method == "BYE":
+            self._respond(request, 200)
+            leg.ended = True
+            self._hangup_from(call, leg)
+        elif request.method == "INFO":
+            self._respond(request, 200)
+            match = _DTMF_INFO.search(request.body.decode("latin-1"))
+            if match is None and request.body.strip()[:1].isalnum():
+                digit = request.body.decode("latin-1").strip()[:1]
+            else:
+                digit = match.group(1) if match else ""
+            if digit and leg is call.caller:
+                self._on_digit(call, digit.upper())
+        elif request.method == "INVITE":
+            self._reinvite(call, leg, request)
+
+    def _reinvite(self, call: Call, leg: Leg, request: SipRequest) -> None:
+        try:
+            offer = SessionDescription.parse(request.body) if request.body else None
+        except SdpError:
+            offer = None
+        if offer is None:
+            self._respond(request, 488)
+            return
+        answer = build_answer(
+            offer, self.host, leg.rtp.port, session_id=leg.session_id, previous=leg.local_sdp
+        )
+        if answer.audio is None:
+            self._respond(request, 488)
+            return
+        leg.local_sdp = answer.description
+        self._apply_remote(leg.rtp, answer.audio)
+        ok = make_response(
+            request,
+            200,
+            headers=[
+                ("Contact", f"<sip:glasshouse@{self._hostport()}>"),
+                ("Content-Type", "application/sdp"),
+            ],
+        )
+        ok.body = bytes(answer.description)
+        self.stack.send_response(ok)
+        holding = answer.audio.direction in (Direction.RECVONLY, Direction.INACTIVE)
+        if leg.role != "agent" or not call.talking:
+            return
+        center = self._acd(call)
+        if holding and not call.held:
+            call.held = True
+            unbridge(call.caller.rtp)
+            if call.recorder is not None and not call.recorder.is_paused:
+                pass  # hold time is recorded as what the caller hears: silence from the agent
+            self._run_acd(center, Acd.hold, leg.agent_id, call.contact_id, now_ms())
+            if call.tenant.media.moh:
+                call.caller.rtp.play(self.kit.music())
+        elif not holding and call.held:
+            call.held = False
+            self._run_acd(center, Acd.retrieve, leg.agent_id, call.contact_id, now_ms())
+            call.caller.rtp.stop_playing()
+            bridge(call.caller.rtp, leg.rtp)
+
+    def _on_ack(self, event: AckReceived) -> None:
+        return  # the 2xx retransmissions stop in the transaction layer; nothing else waits
+
+    def _on_cancel(self, event: RequestReceived) -> None:
+        request = event.request
+        self._respond(request, 200)
+        # Inbound INVITEs are answered at once, so a CANCEL finds nothing left to cancel.
+
+    # -- ending ------------------------------------------------------------------------------
+
+    def _hangup_from(
+        self, call: Call, leg: Leg, *, by: str | None = None, cause: str = "bye"
+    ) -> None:
+        center = self._acd(call)
+        now = now_ms()
+        if leg is call.caller:
+            if call.in_ivr:
+                call.in_ivr = False
+                self._run_acd(center, Acd.ivr_abandoned, call.contact_id, now)
+            elif call.talking:
+                self._run_acd(center, Acd.hangup, call.contact_id, now, by="customer")
+            elif call.contact_id in center.acd.contact_ids():
+                self._run_acd(center, Acd.abandon, call.contact_id, now)
+            if call.agent is not None:
+                agent, call.agent = call.agent, None
+                self._cancel_agent(agent)
+            self._release(call, by or "customer", cause)
+        else:
+            if call.talking:
+                self._run_acd(center, Acd.hangup, call.contact_id, now, by="agent")
+            self._bye(call, call.caller)
+            self._release(call, by or "agent", cause)
+
+    def _bye(self, call: Call, leg: Leg) -> None:
+        if leg.ended:
+            return
+        leg.ended = True
+        self._bye_leg(leg)
+
+    def _bye_leg(self, leg: Leg) -> None:
+        if leg.dialog is None:
+            return
+        try:
+            bye = leg.dialog.create_request("BYE")
+            bye = with_via(bye, self.host, self.port, "TCP" if leg.reliable else "UDP")
+            self.stack.send_request(bye, leg.dest, reliable=leg.reliable)
+        except Exception:
+            _log.exception("cannot send BYE")
+
+    def _release(self, call: Call, by: str, cause: str) -> None:
+        if call.released:
+            return
+        call.released = True
+        self.stats["released"] += 1
+        if call.ivr_timer is not None:
+            call.ivr_timer.cancel()
+        if call.announce_task is not None:
+            call.announce_task.cancel()
+        self._stop_recording(call)
+        for leg in (call.caller, call.agent):
+            if leg is None:
+                continue
+            if leg.dialog is not None:
+                self._by_dialog.pop((leg.dialog.call_id, leg.dialog.local_tag), None)
+            self._by_invite_tx.pop(leg.tx_id, None)
+            leg.rtp.close()
+        if call.agent is not None and not call.agent.ended:
+            self._cancel_agent(call.agent)
+        self.calls.pop(call.contact_id, None)
+        self._log_event(call.tenant.tenant_id, CallReleased(call.contact_id, by, cause))
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        _log.error("call task failed", exc_info=task.exception())
+
+
+def _safe_user(user: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9+._-]", "", user)
+    return cleaned or "anonymous"
