@@ -80,12 +80,14 @@ class FakePhone:
         *,
         host: str = "127.0.0.1",
         auto_answer: bool = True,
+        reject_with: int | None = None,
     ) -> None:
         self.server = server
         self.user = user
         self.password = password
         self.host = host
         self.auto_answer = auto_answer
+        self.reject_with = reject_with  # answer incoming calls with this final status
         self.layer = TransactionLayer()
         self.heard = bytearray()  # linear PCM of what this phone received
         self.received_packets = 0
@@ -295,8 +297,12 @@ class FakePhone:
             self.call.headers = {
                 name: value for name, value in request.headers if name.lower().startswith("x-")
             }
-            self._respond(make_response(request, 180, to_tag=new_tag()))
+            tag = new_tag()
             self.incoming.set()
+            if self.reject_with is not None:
+                self._respond(make_response(request, self.reject_with, to_tag=tag))
+                return
+            self._respond(make_response(request, 180, to_tag=tag))
             if self.auto_answer:
                 self.answer()
         elif request.method == "INVITE":
@@ -412,10 +418,13 @@ class FakePhone:
 
         async def run() -> None:
             law = G711Law.PCMU if self.call.payload_type == 0 else G711Law.PCMA
-            for start in range(0, len(pcm) - 319, 320):
+            loop = asyncio.get_running_loop()
+            begin = loop.time()
+            for n, start in enumerate(range(0, len(pcm) - 319, 320)):
                 self._send_packet(encode(law, pcm[start : start + 320]), self.call.payload_type)
                 self._ts += 160
-                await asyncio.sleep(0.02)
+                # paced on absolute times, like a phone's sound card clock
+                await asyncio.sleep(max(0.0, begin + (n + 1) * 0.02 - loop.time()))
 
         self._stop_sending()
         self._sending = asyncio.get_running_loop().create_task(run())

@@ -781,11 +781,24 @@ class Switch:
         origin = self._loop.time()
 
         def listener(channel: int) -> Any:
-            def on_audio(payload_type: int, payload: bytes, _ts: int) -> None:
+            # Audio is placed by its RTP timestamp from the leg's first packet, so network
+            # jitter does not stretch or tear it; a jump of more than a second (a new stream,
+            # a long silence suppressed) re-anchors the leg on arrival time.
+            anchor: list[float] = []  # [arrival ms of the reference packet, its timestamp]
+
+            def on_audio(payload_type: int, payload: bytes, ts: int) -> None:
                 if call.recorder is None or call.recorder.closed:
                     return
                 law = G711Law.PCMU if payload_type == 0 else G711Law.PCMA
-                at_ms = (self._loop.time() - origin) * 1000
+                arrival = (self._loop.time() - origin) * 1000
+                if anchor:
+                    at_ms = anchor[0] + ((ts - int(anchor[1])) & 0xFFFFFFFF) / 8
+                    if abs(at_ms - arrival) > 1000:
+                        anchor[:] = [arrival, ts]
+                        at_ms = arrival
+                else:
+                    anchor[:] = [arrival, ts]
+                    at_ms = arrival
                 try:
                     call.recorder.write(channel, decode(law, payload), at_ms)
                 except Exception:

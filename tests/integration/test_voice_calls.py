@@ -1,0 +1,280 @@
+"""Whole calls through the voice server on real sockets: the demo tenant's IVR, its queues and
+agents' phones, with the product's scriptable test phone on the other side of each leg.
+
+Each test starts the server in the test's event loop on free ports of 127.0.0.1 with a fresh
+data directory, and checks what the phones got (status codes, headers, audio) and what the
+event log holds. Interop with other SIP software is in ``test_voice_interop.py``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from glasshouse.adapters.media.audio import read_wav
+from glasshouse.domain.metrics import compute, config_from_events
+from glasshouse.service.voice.server import ServerOptions, VoiceServer
+from glasshouse.service.voice.setup import load_server_setup
+from glasshouse.testing.audio import dominant_frequency, rms_dbfs, tone_pcm
+from glasshouse.testing.sip_phone import FakePhone
+
+pytestmark = pytest.mark.skipif(
+    not Path("/usr/bin/espeak-ng").exists(), reason="espeak-ng (Debian package) is needed"
+)
+
+DEMO = Path(str(resources.files("glasshouse") / "demo" / "server.yaml"))
+_RTP_BASE = iter(range(41000, 60000, 200))
+
+
+@contextlib.asynccontextmanager
+async def voice_server(data_dir: Path) -> AsyncIterator[VoiceServer]:
+    low = next(_RTP_BASE)
+    setup = load_server_setup(DEMO, data_dir=data_dir)
+    server = await VoiceServer.create(
+        setup, ServerOptions(sip_host="127.0.0.1", sip_port=0, rtp_ports=(low, low + 199))
+    )
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def run(test: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(asyncio.wait_for(test(), 60))
+
+
+def events_of(server: VoiceServer) -> list[tuple[str, dict[str, Any]]]:
+    return [(e.type, e.to_dict()["data"]) for e in server.store.read("demo")]
+
+
+def contact_events(server: VoiceServer, contact_id: str) -> list[tuple[str, dict[str, Any]]]:
+    return [(t, d) for t, d in events_of(server) if d.get("contact_id") == contact_id]
+
+
+def queue_totals(server: VoiceServer) -> Any:
+    events = list(server.store.read("demo"))
+    return compute(events, config_from_events(events)).queue_totals
+
+
+async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+def test_call_through_ivr_queue_agent_with_hold_and_recording(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with voice_server(tmp_path) as server:
+            address = server.switch.stack.address
+            async with (
+                FakePhone(address, "agent1", "agent1-demo") as agent,
+                FakePhone(address, "0611223344") as caller,
+            ):
+                assert (await agent.register()).status == 200
+                assert (await caller.dial("1000")).status == 200
+                await asyncio.sleep(1.0)  # the welcome prompt plays
+                assert (await caller.info_dtmf("1")).status == 200
+                await asyncio.wait_for(agent.incoming.wait(), 10)
+                headers = agent.call.headers
+                contact_id = headers["X-Glasshouse-Contact-Id"]
+                assert headers["X-Glasshouse-Queue"] == "sales"
+                assert headers["X-Glasshouse-Var-menu_choice"] == "1"  # the screen pop
+                await asyncio.wait_for(agent.call.established.wait(), 5)
+                heard_before = len(agent.heard)
+                await asyncio.gather(
+                    caller.send_audio(tone_pcm(440, 1500)), agent.send_audio(tone_pcm(770, 1500))
+                )
+                assert len(agent.heard) > heard_before
+                assert abs(dominant_frequency(bytes(caller.heard[-6000:])) - 770) < 15
+                assert abs(dominant_frequency(bytes(agent.heard[-6000:])) - 440) < 15
+                assert (await agent.hold()).status == 200
+                held_from = len(caller.heard)
+                await asyncio.sleep(1.0)
+                music = bytes(caller.heard[held_from:])
+                assert len(music) > 8000 and rms_dbfs(music) > -40  # music, not silence
+                assert (await agent.unhold()).status == 200
+                assert (await agent.hangup()).status == 200
+                await asyncio.wait_for(caller.call.ended.wait(), 5)  # the caller got a BYE
+            await until(lambda: not server.switch.calls)
+            types = [t for t, _ in contact_events(server, contact_id)]
+            ivr = [d for t, d in contact_events(server, contact_id) if t == "ivr.step"]
+            assert [(s["node_id"], s["outcome"]) for s in ivr] == [
+                ("welcome", "barge-in"),
+                ("opening_hours", "open"),
+                ("main_menu", "digit 1"),
+                ("sales", "queued"),
+            ]
+            expected = [
+                "contact.arrived",
+                "contact.queued",
+                "contact.offered",
+                "contact.answered",
+                "recording.started",
+                "contact.held",
+                "contact.retrieved",
+                "contact.ended",
+                "recording.stopped",
+                "call.released",
+            ]
+            assert [t for t in types if t in expected] == expected
+            ended = next(d for t, d in contact_events(server, contact_id) if t == "contact.ended")
+            assert ended["by"] == "agent"
+            # The recording: stereo, caller left (440 Hz), agent right (770 Hz).
+            (wav,) = list((tmp_path / "tenants" / "demo" / "recordings").rglob("*.wav"))
+            audio = read_wav(wav)
+            assert audio.channels == 2 and audio.sample_rate == 8000
+            left = audio.samples[:, 0]
+            right = audio.samples[:, 1]
+            loud_left = left[abs(left) > 0.05]
+            loud_right = right[abs(right) > 0.05]
+            assert len(loud_left) > 4000 and len(loud_right) > 4000
+            pcm_left = (left * 32767).astype("<i2").tobytes()
+            pcm_right = (right * 32767).astype("<i2").tobytes()
+            assert abs(dominant_frequency(pcm_left) - 440) < 15
+            assert abs(dominant_frequency(pcm_right) - 770) < 15
+            # The contact engine's metrics agree with the log.
+            queue = queue_totals(server)["sales"]
+            assert (queue.offered, queue.answered, queue.abandoned) == (1, 1, 0)
+
+    run(scenario)
+
+
+def test_rfc4733_key_routes_to_support_and_agent_declining_passes_it_on(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with voice_server(tmp_path) as server:
+            address = server.switch.stack.address
+            async with (
+                FakePhone(address, "agent2", "agent2-demo", reject_with=486) as busy,
+                FakePhone(address, "agent3", "agent3-demo") as agent,
+                FakePhone(address, "caller") as caller,
+            ):
+                assert (await busy.register()).status == 200
+                assert (await agent.register()).status == 200
+                assert (await caller.dial("1000")).status == 200
+                await asyncio.sleep(0.5)
+                await caller.send_rfc4733("2")
+                await asyncio.wait_for(agent.incoming.wait(), 10)
+                assert agent.call.headers["X-Glasshouse-Queue"] == "support"
+                contact_id = agent.call.headers["X-Glasshouse-Contact-Id"]
+                await asyncio.wait_for(agent.call.established.wait(), 5)
+                assert (await caller.hangup()).status == 200
+                await asyncio.wait_for(agent.call.ended.wait(), 5)
+            await until(lambda: not server.switch.calls)
+            log = contact_events(server, contact_id)
+            offers = [d["agent_id"] for t, d in log if t == "contact.offered"]
+            # agent2 (support 4) is offered first by skill, refuses with 486, agent3 gets it.
+            assert offers == ["agent2", "agent3"]
+            assert ("contact.ring_no_answer", {"contact_id": contact_id, "queue_id": "support",
+                    "agent_id": "agent2"}) in log  # fmt: skip
+            not_ready = [
+                d
+                for t, d in events_of(server)
+                if t == "agent.not_ready" and d["agent_id"] == "agent2"
+            ]
+            assert not_ready and not_ready[-1]["reason"] == "ring_no_answer"
+            ended = next(d for t, d in log if t == "contact.ended")
+            assert ended == {"contact_id": contact_id, "agent_id": "agent3", "by": "customer"}
+
+    run(scenario)
+
+
+def test_caller_waits_with_music_then_abandons(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with voice_server(tmp_path) as server:
+            async with FakePhone(server.switch.stack.address, "caller") as caller:
+                assert (await caller.dial("1000")).status == 200
+                await asyncio.sleep(0.5)
+                await caller.info_dtmf("1")
+                await until(lambda: any(t == "contact.queued" for t, _ in events_of(server)))
+                start = len(caller.heard)
+                await asyncio.sleep(1.5)
+                assert rms_dbfs(bytes(caller.heard[start:])) > -40  # music on hold
+                assert (await caller.hangup()).status == 200
+            await until(lambda: not server.switch.calls)
+            types = [t for t, _ in events_of(server)]
+            assert "contact.abandoned" in types
+            released = [d for t, d in events_of(server) if t == "call.released"]
+            assert released[-1]["by"] == "customer"
+            queue = queue_totals(server)["sales"]
+            assert (queue.offered, queue.answered, queue.abandoned) == (1, 0, 1)
+
+    run(scenario)
+
+
+def test_hanging_up_in_the_ivr_and_bad_requests(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with voice_server(tmp_path) as server:
+            address = server.switch.stack.address
+            async with FakePhone(address, "caller") as caller:
+                assert (await caller.dial("9999")).status == 404
+                assert (await caller.dial("1000")).status == 200
+                assert (await caller.hangup()).status == 200
+            await until(lambda: not server.switch.calls)
+            types = [t for t, _ in events_of(server)]
+            assert types[-3:] == ["contact.arrived", "contact.ivr_abandoned", "call.released"][-3:]
+            # Garbage and broken requests: 400 naming the problem, and the server goes on.
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind(("127.0.0.1", 0))
+            sock.setblocking(False)
+            loop = asyncio.get_running_loop()
+            port = sock.getsockname()[1]
+            broken = (
+                "OPTIONS sip:1000@127.0.0.1 SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-broken\r\n"
+                "From: <sip:x@127.0.0.1>;tag=1\r\nTo: <sip:1000@127.0.0.1>\r\n"
+                "Call-ID: broken-1\r\nCSeq: one OPTIONS\r\nMax-Forwards: 70\r\n"
+                "Content-Length: 0\r\n\r\n"
+            ).encode()
+            for garbage in (b"\x00\xff" * 50, b"NOT SIP AT ALL\r\n\r\n", broken):
+                sock.sendto(garbage, address)
+            data = await asyncio.wait_for(loop.sock_recv(sock, 65535), 5)
+            assert data.startswith(b"SIP/2.0 400 ")
+            assert b"Warning: 399" in data and b"CSeq" in data
+            ok = (
+                "OPTIONS sip:1000@127.0.0.1 SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-fine\r\n"
+                "From: <sip:x@127.0.0.1>;tag=1\r\nTo: <sip:1000@127.0.0.1>\r\n"
+                "Call-ID: fine-1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+                "Content-Length: 0\r\n\r\n"
+            ).encode()
+            sock.sendto(ok, address)
+            data = await asyncio.wait_for(loop.sock_recv(sock, 65535), 5)
+            assert data.startswith(b"SIP/2.0 200 ")
+            sock.close()
+            assert server.switch.stack.transport.stats.malformed >= 3
+
+    run(scenario)
+
+
+def test_wrong_password_and_unknown_user_look_alike(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with voice_server(tmp_path) as server:
+            address = server.switch.stack.address
+            async with (
+                FakePhone(address, "agent1", "wrong") as a,
+                FakePhone(address, "nobody", "whatever") as b,
+            ):
+                first = await a.register()
+                second = await b.register()
+            assert first.status == second.status == 401
+
+            def shape(response: Any) -> list[str]:
+                return sorted(
+                    name for name, _ in response.headers if name not in ("Via", "From", "To",
+                    "Call-ID", "CSeq")
+                )  # fmt: skip
+
+            assert shape(first) == shape(second)
+            # Not logged in: nobody registered successfully.
+            assert not any(t == "agent.logged_in" for t, _ in events_of(server))
+
+    run(scenario)
