@@ -278,3 +278,127 @@ def test_wrong_password_and_unknown_user_look_alike(tmp_path: Path) -> None:
             assert not any(t == "agent.logged_in" for t, _ in events_of(server))
 
     run(scenario)
+
+
+TRANSFER_FLOW = """
+id: partner
+version: 3
+name: Partner line
+start: hello
+nodes:
+  hello:
+    type: play
+    prompt: {text: "Connecting you."}
+    next: out
+  out:
+    type: transfer
+    number: "+33140000000"
+    fallback: bye
+  bye:
+    type: hangup
+"""
+
+
+def _setup_with_trunk(tmp_path: Path, trunk_port: int) -> Path:
+    """The demo, with its trunk at ``trunk_port`` and number 2000 sent out to a partner."""
+    demo = DEMO.parent
+    voice = (demo / "voice.yaml").read_text().replace("port: 5080", f"port: {trunk_port}")
+    voice = voice.replace(
+        '- {number: "1000", flow: main}',
+        '- {number: "1000", flow: main}\n      - {number: "2000", flow: partner}',
+    )
+    (tmp_path / "voice.yaml").write_text(voice)
+    (tmp_path / "partner.yaml").write_text(TRANSFER_FLOW)
+    server = (
+        (demo / "server.yaml")
+        .read_text()
+        .replace("flows: [ivr-main.yaml]", f"flows: [{demo / 'ivr-main.yaml'}, partner.yaml]")
+    )
+    (tmp_path / "server.yaml").write_text(server)
+    return tmp_path / "server.yaml"
+
+
+@contextlib.asynccontextmanager
+async def server_with_trunk(tmp_path: Path, trunk: FakePhone) -> AsyncIterator[VoiceServer]:
+    low = next(_RTP_BASE)
+    setup = load_server_setup(_setup_with_trunk(tmp_path, trunk.sip_port), data_dir=tmp_path / "d")
+    server = await VoiceServer.create(
+        setup, ServerOptions(sip_host="127.0.0.1", sip_port=0, rtp_ports=(low, low + 199))
+    )
+    trunk.server = server.switch.stack.address
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def test_ivr_transfer_and_agent_blind_transfer_go_out_through_the_trunk(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with (
+            FakePhone(("127.0.0.1", 9), "carrier") as trunk,
+            server_with_trunk(tmp_path, trunk) as server,
+        ):
+            address = server.switch.stack.address
+            # 1. The IVR hands the caller to the partner's number.
+            async with FakePhone(address, "caller") as caller:
+                assert (await caller.dial("2000")).status == 200
+                await asyncio.wait_for(trunk.incoming.wait(), 10)
+                invite = trunk.call.invite
+                assert invite is not None and str(invite.uri).startswith("sip:+33140000000@")
+                contact_id = trunk.call.headers["X-Glasshouse-Contact-Id"]
+                await asyncio.wait_for(trunk.call.established.wait(), 5)
+                await asyncio.gather(
+                    caller.send_audio(tone_pcm(440, 1000)),
+                    trunk.send_audio(tone_pcm(770, 1000)),
+                )
+                assert abs(dominant_frequency(bytes(trunk.heard[-4000:])) - 440) < 15
+                assert abs(dominant_frequency(bytes(caller.heard[-4000:])) - 770) < 15
+                assert (await caller.hangup()).status == 200
+                await asyncio.wait_for(trunk.call.ended.wait(), 5)
+            await until(lambda: not server.switch.calls)
+            log = [(t, d) for t, d in events_of(server) if d.get("contact_id") == contact_id]
+            steps = [(d["node_id"], d["outcome"]) for t, d in log if t == "ivr.step"]
+            assert steps[-1] == ("out", "transfer")
+            assert [t for t, _ in log if t != "ivr.step"] == [
+                    "contact.arrived", "contact.ivr_completed", "call.released"
+                ]  # fmt: skip
+            trunk.incoming.clear()
+            # 2. An agent's blind transfer (REFER) to an outside number.
+            async with (
+                FakePhone(address, "agent1", "agent1-demo") as agent,
+                FakePhone(address, "caller") as caller,
+            ):
+                assert (await agent.register()).status == 200
+                assert (await caller.dial("1000")).status == 200
+                await asyncio.sleep(0.3)
+                await caller.info_dtmf("1")
+                await asyncio.wait_for(agent.call.established.wait(), 10)
+                contact_id = agent.call.headers["X-Glasshouse-Contact-Id"]
+                host, port = address
+                assert (await agent.refer(f"sip:+33140000001@{host}:{port}")).status == 202
+                await asyncio.wait_for(agent.call.ended.wait(), 5)  # the agent is let go
+                assert any(r.method == "NOTIFY" for r in agent.requests)
+                await asyncio.wait_for(trunk.incoming.wait(), 10)
+                assert trunk.call.headers["X-Glasshouse-Contact-Id"] == contact_id
+                await asyncio.wait_for(trunk.call.established.wait(), 5)
+                await caller.send_audio(tone_pcm(440, 800))
+                assert abs(dominant_frequency(bytes(trunk.heard[-3000:])) - 440) < 15
+                assert (await trunk.hangup()).status == 200
+                await asyncio.wait_for(caller.call.ended.wait(), 5)
+            await until(lambda: not server.switch.calls)
+            log = [(t, d) for t, d in events_of(server) if d.get("contact_id") == contact_id]
+            transferred = next(d for t, d in log if t == "contact.transferred")
+            assert transferred == {
+                "contact_id": contact_id,
+                "agent_id": "agent1",
+                "kind": "blind",
+                "target": "external:+33140000001",
+            }
+            types = [t for t, _ in log]
+            assert types.index("contact.answered") < types.index("contact.transferred")
+            assert types.index("contact.transferred") < types.index("contact.ended")
+            assert log[-1] == (
+                    "call.released", {"contact_id": contact_id, "by": "external", "cause": "bye"}
+                )  # fmt: skip
+
+    run(scenario)

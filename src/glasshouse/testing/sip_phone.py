@@ -381,6 +381,13 @@ class FakePhone:
             content_type="application/dtmf-relay",
         )
 
+    async def refer(self, target: str) -> SipResponse:
+        """Blind transfer (RFC 3515): REFER the other party to ``target`` (a SIP URI)."""
+        return await self._in_dialog(
+            "REFER",
+            extra_headers=[("Refer-To", f"<{target}>"), ("Referred-By", str(self._contact()))],
+        )
+
     async def hangup(self) -> SipResponse:
         self._stop_sending()
         response = await self._in_dialog("BYE")

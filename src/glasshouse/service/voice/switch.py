@@ -34,6 +34,7 @@ from glasshouse.adapters.media.rtp_session import MediaEngine, RtpSession, bridg
 from glasshouse.domain.acd import Acd, AcdError
 from glasshouse.domain.events import (
     CallReleased,
+    ContactTransferred,
     Event,
     EventBody,
     IvrStep,
@@ -93,7 +94,7 @@ __all__ = ["Switch", "now_ms"]
 _log = logging.getLogger(__name__)
 
 Address = tuple[str, int]
-ALLOW: Final = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REGISTER"
+ALLOW: Final = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REFER, NOTIFY, REGISTER"
 _HEADER_VALUE = re.compile(r"[^\x20-\x7e]")
 _DTMF_INFO = re.compile(r"Signal\s*=\s*([0-9*#A-Da-d])", re.IGNORECASE)
 
@@ -107,7 +108,7 @@ def now_ms() -> int:
 class Leg:
     """One SIP dialog of a call and its RTP session."""
 
-    role: str  # "caller" or "agent"
+    role: str  # "caller", "agent" or "external"
     invite: SipRequest
     dest: Address
     reliable: bool
@@ -132,6 +133,8 @@ class Call:
     queue_id: str = ""
     variables: dict[str, str] = field(default_factory=dict)
     agent: Leg | None = None
+    external: Leg | None = None  # a leg to a trunk (IVR transfer, agent's blind transfer)
+    outbound_ref: int | None = None  # the toll-fraud guard's hold on that leg
     talking: bool = False
     held: bool = False
     recorder: CallRecorder | None = None
@@ -250,6 +253,8 @@ class Switch:
             call, leg = found
             if leg.role == "agent":
                 self._agent_failed(call, leg, f"no answer from the phone ({type(event).__name__})")
+            elif leg.role == "external":
+                self._external_failed(call, leg, f"no answer ({type(event).__name__})")
             elif not call.released:
                 # Our 2xx was never acknowledged (RFC 3261 13.3.1.4): end the call.
                 self._bye(call, leg)
@@ -278,7 +283,7 @@ class Switch:
                 self._in_dialog(event)
         elif method == "CANCEL":
             self._on_cancel(event)
-        elif method in ("BYE", "INFO"):
+        elif method in ("BYE", "INFO", "REFER", "NOTIFY"):
             self._in_dialog(event)
         else:
             self._respond(request, 405)
@@ -442,7 +447,9 @@ class Switch:
                 pass  # the questions follow as Play actions
             elif isinstance(action, Hangup):
                 self._ivr_hangup(call, action.reason)
-            elif isinstance(action, RecordVoicemail | RequestCallback | TransferExternal):
+            elif isinstance(action, TransferExternal):
+                self._ivr_transfer(call, action)
+            elif isinstance(action, RecordVoicemail | RequestCallback):
                 # Not wired to media and trunks yet: the caller is told and the call ends.
                 _log.warning(
                     "tenant %s: IVR action %s is not available yet; ending the call",
@@ -710,7 +717,10 @@ class Switch:
         if status < 200:
             return
         if status >= 300:
-            self._agent_failed(call, leg, f"{status} {response.reason}")
+            if leg.role == "external":
+                self._external_failed(call, leg, f"{status} {response.reason}")
+            else:
+                self._agent_failed(call, leg, f"{status} {response.reason}")
             return
         # 2xx: acknowledge every one (retransmissions too), act on the first.
         if leg.dialog is None:
@@ -726,6 +736,9 @@ class Switch:
             reliable=leg.reliable,
         )
         if event.retransmission or leg.answered:
+            return
+        if leg.role == "external":
+            self._external_answered(call, leg, response)
             return
         if call.agent is not leg or call.released or leg.ended:
             self._bye_leg(leg)
@@ -824,6 +837,161 @@ class Switch:
             RecordingStopped(call.contact_id, call.recording_id, info.duration_ms),
         )
 
+    # -- calls out through a trunk ------------------------------------------------------------
+
+    def _ivr_transfer(self, call: Call, action: TransferExternal) -> None:
+        """The flow sends the caller to an outside number (the client's own line, say)."""
+        call.variables.update(action.variables)
+        if call.in_ivr:
+            call.in_ivr = False
+            if call.ivr_timer is not None:
+                call.ivr_timer.cancel()
+            self._run_acd(self._acd(call), Acd.ivr_completed, call.contact_id, now_ms())
+        if not self._dial_external(call, action.number):
+            self._bye(call, call.caller)
+            self._release(call, "system", "transfer refused")
+
+    def _dial_external(self, call: Call, number: str) -> bool:
+        """Call ``number`` through the tenant's trunk and bridge it to the caller when it
+        answers; the caller hears music meanwhile. False when no trunk may take the call."""
+        tenant_id = call.tenant.tenant_id
+        voice_tenant = self.voice.tenant(tenant_id)
+        trunk = voice_tenant.trunks[0] if voice_tenant and voice_tenant.trunks else None
+        if trunk is None:
+            _log.warning("tenant %s: no trunk to transfer %s to", tenant_id, call.contact_id)
+            return False
+        decision = self.guard.outbound_decision(tenant_id, trunk, number, self._loop.time())
+        if not decision.allowed:
+            _log.warning("tenant %s: transfer refused: %s", tenant_id, decision.reason)
+            return False
+        call.outbound_ref = decision.call_ref
+        dialled = f"{trunk.dial_prefix}{decision.number or number}"
+        self._spawn(
+            self._external_leg(
+                call, trunk.host, trunk.port, trunk.transport, dialled, trunk.caller_id
+            )
+        )
+        if call.tenant.media.moh:
+            call.caller.rtp.play(self.kit.music())
+        return True
+
+    async def _external_leg(
+        self, call: Call, host: str, port: int, transport: str, user: str, caller_id: str | None
+    ) -> None:
+        rtp = await self.media.open_session()
+        if call.released:
+            rtp.close()
+            return
+        session_id = str(secrets.randbelow(10**9))
+        offer = build_offer(self.host, rtp.port, session_id=session_id)
+        # The call's context goes with it, as for an agent's screen pop.
+        headers = [("X-Glasshouse-Contact-Id", call.contact_id)]
+        for name, value in sorted(call.variables.items()):
+            headers.append((f"X-Glasshouse-Var-{name}", _HEADER_VALUE.sub("?", value)[:200]))
+        reliable = transport.lower() == "tcp"
+        invite = new_request(
+            "INVITE",
+            SipUri(host=host, user=_safe_user(user), port=port),
+            from_addr=NameAddr(
+                uri=SipUri(
+                    host=self.host, user=_safe_user(caller_id or "glasshouse"), port=self.port
+                )
+            ),
+            to_addr=NameAddr(uri=SipUri(host=host, user=_safe_user(user), port=port)),
+            contact=NameAddr(uri=SipUri(host=self.host, user="glasshouse", port=self.port)),
+            body=bytes(offer),
+            content_type="application/sdp",
+            extra_headers=headers,
+        )
+        invite = with_via(invite, self.host, self.port, "TCP" if reliable else "UDP")
+        leg = Leg("external", invite, (host, port), reliable, rtp, session_id)
+        leg.local_sdp = offer
+        call.external = leg
+        leg.tx_id = self.stack.send_request(invite, (host, port), reliable=reliable)
+        self._by_invite_tx[leg.tx_id] = (call, leg)
+
+    def _external_answered(self, call: Call, leg: Leg, response: Any) -> None:
+        if call.external is not leg or call.released or leg.ended:
+            self._bye_leg(leg)
+            leg.ended = True
+            leg.rtp.close()
+            return
+        try:
+            answer_sdp = SessionDescription.parse(response.body)
+            audio = accept_answer(leg.local_sdp, answer_sdp) if leg.local_sdp else None
+        except SdpError:
+            audio = None
+        if audio is None or leg.dialog is None:
+            self._bye_leg(leg)
+            self._external_failed(call, leg, "no usable media in the answer")
+            return
+        self._apply_remote(leg.rtp, audio)
+        leg.answered = True
+        self._by_dialog[(leg.dialog.call_id, leg.dialog.local_tag)] = (call, leg)
+        call.caller.rtp.stop_playing()
+        leg.rtp.stop_playing()
+        bridge(call.caller.rtp, leg.rtp)
+
+    def _external_failed(self, call: Call, leg: Leg, why: str) -> None:
+        self._by_invite_tx.pop(leg.tx_id, None)
+        leg.ended = True
+        leg.rtp.close()
+        if call.external is not leg or call.released:
+            return
+        call.external = None
+        _log.info("transfer of %s failed: %s", call.contact_id, why)
+        self._bye(call, call.caller)
+        self._release(call, "system", f"transfer failed: {why}"[:80])
+
+    def _on_refer(self, call: Call, leg: Leg, request: SipRequest) -> None:
+        """An agent's blind transfer (RFC 3515): the Refer-To names a queue of the tenant or
+        an outside number, reached through the trunk. Attended transfer (Replaces) is not
+        offered yet and is refused with 501."""
+        target = request.refer_to
+        if leg.role != "agent" or not call.talking or target is None:
+            self._respond(request, 403 if target is not None else 400)
+            return
+        uri = target.uri
+        if not isinstance(uri, SipUri) or not uri.user or "replaces" in str(uri).lower():
+            self._respond(request, 501)
+            return
+        destination = uri.user
+        queues = {q.queue_id for q in call.tenant.queues}
+        if destination in queues:
+            self._respond(request, 501, reason="Transfer to a queue not available yet")
+            return
+        self._respond(request, 202)
+        assert leg.dialog is not None
+        try:
+            notify = leg.dialog.create_request(
+                "NOTIFY",
+                body=b"SIP/2.0 200 OK\r\n",
+                content_type="message/sipfrag;version=2.0",
+                extra_headers=[
+                    ("Event", "refer"),
+                    ("Subscription-State", "terminated;reason=noresource"),
+                ],
+            )
+            notify = with_via(notify, self.host, self.port, "TCP" if leg.reliable else "UDP")
+            self.stack.send_request(notify, leg.dest, reliable=leg.reliable)
+        except Exception:
+            _log.exception("NOTIFY for the transfer of %s not sent", call.contact_id)
+        center = self._acd(call)
+        unbridge(call.caller.rtp)
+        self._stop_recording(call)
+        self._log_event(
+            call.tenant.tenant_id,
+            ContactTransferred(call.contact_id, leg.agent_id, "blind", f"external:{destination}"),
+        )
+        call.talking = False
+        self._run_acd(center, Acd.hangup, call.contact_id, now_ms(), by="agent")
+        call.agent = None
+        self._bye(call, leg)
+        leg.rtp.close()
+        if not self._dial_external(call, destination):
+            self._bye(call, call.caller)
+            self._release(call, "system", "transfer refused")
+
     # -- in-dialog requests ------------------------------------------------------------------
 
     def _in_dialog(self, event: RequestReceived) -> None:
@@ -854,6 +1022,10 @@ class Switch:
                 self._on_digit(call, digit.upper())
         elif request.method == "INVITE":
             self._reinvite(call, leg, request)
+        elif request.method == "REFER":
+            self._on_refer(call, leg, request)
+        elif request.method == "NOTIFY":
+            self._respond(request, 200)
 
     def _reinvite(self, call: Call, leg: Leg, request: SipRequest) -> None:
         try:
@@ -925,10 +1097,18 @@ class Switch:
             if call.agent is not None:
                 agent, call.agent = call.agent, None
                 self._cancel_agent(agent)
+            if call.external is not None:
+                external, call.external = call.external, None
+                self._cancel_agent(external)
             self._release(call, by or "customer", cause)
+        elif leg.role == "external":
+            self._bye(call, call.caller)
+            self._release(call, by or "external", cause)
         else:
             if call.talking:
                 self._run_acd(center, Acd.hangup, call.contact_id, now, by="agent")
+            if call.external is not None:
+                return  # the agent handed the caller over (blind transfer)
             self._bye(call, call.caller)
             self._release(call, by or "agent", cause)
 
@@ -958,15 +1138,19 @@ class Switch:
         if call.announce_task is not None:
             call.announce_task.cancel()
         self._stop_recording(call)
-        for leg in (call.caller, call.agent):
+        if call.outbound_ref is not None:
+            self.guard.call_ended(call.outbound_ref)
+            call.outbound_ref = None
+        for leg in (call.caller, call.agent, call.external):
             if leg is None:
                 continue
             if leg.dialog is not None:
                 self._by_dialog.pop((leg.dialog.call_id, leg.dialog.local_tag), None)
             self._by_invite_tx.pop(leg.tx_id, None)
             leg.rtp.close()
-        if call.agent is not None and not call.agent.ended:
-            self._cancel_agent(call.agent)
+        for other in (call.agent, call.external):
+            if other is not None and not other.ended:
+                self._cancel_agent(other)
         self.calls.pop(call.contact_id, None)
         self._log_event(call.tenant.tenant_id, CallReleased(call.contact_id, by, cause))
 
