@@ -402,3 +402,46 @@ def test_ivr_transfer_and_agent_blind_transfer_go_out_through_the_trunk(tmp_path
                 )  # fmt: skip
 
     run(scenario)
+
+
+def test_agents_call_out_only_when_authenticated_and_allowed(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with (
+            FakePhone(("127.0.0.1", 9), "carrier") as trunk,
+            server_with_trunk(tmp_path, trunk) as server,
+        ):
+            address = server.switch.stack.address
+            # The intruder and the stranger are away from the trunk's address (127.0.0.1).
+            async with (
+                FakePhone(address, "agent1", "agent1-demo") as agent,
+                FakePhone(address, "agent2", "wrong", host="127.0.0.2") as intruder,
+                FakePhone(address, "nobody", "guess", host="127.0.0.2") as stranger,
+            ):
+                # Wrong password and unknown user: both challenged again, alike.
+                bad = await intruder.dial("+33140000002")
+                unknown = await stranger.dial("+33140000002")
+                assert bad.status == unknown.status == 401
+                assert not trunk.incoming.is_set()
+                # Premium-rate numbers are refused even to a good agent.
+                refused = await agent.dial("+33899123456")
+                assert refused.status == 403, refused
+                # An authenticated agent reaches the outside number through the trunk.
+                ok = await agent.dial("+33140000002")
+                assert ok.status == 200
+                assert trunk.call.invite is not None
+                assert str(trunk.call.invite.uri).startswith("sip:+33140000002@")
+                await asyncio.wait_for(trunk.call.established.wait(), 5)
+                await agent.send_audio(tone_pcm(600, 800))
+                assert abs(dominant_frequency(bytes(trunk.heard[-3000:])) - 600) < 15
+                assert (await agent.hangup()).status == 200
+                await asyncio.wait_for(trunk.call.ended.wait(), 5)
+            await until(lambda: not server.switch.calls)
+            dialed = [d for t, d in events_of(server) if t == "call.dialed"]
+            assert len(dialed) == 1 and dialed[0]["agent_id"] == "agent1"
+            assert dialed[0]["trunk"] == "loopback-trunk"
+            released = [d for t, d in events_of(server) if t == "call.released"]
+            assert released[-1]["contact_id"] == dialed[0]["contact_id"]
+            assert released[-1]["by"] == "agent"
+            assert "+3314" not in "".join(e.to_json() for e in server.store.read("demo"))
+
+    run(scenario)

@@ -421,6 +421,16 @@ class SurveyAnswered(EventBody):
 
 
 @dataclass(frozen=True, slots=True)
+class CallDialed(EventBody):
+    """An agent's phone called out through ``trunk`` (the number dialled is not stored)."""
+
+    TYPE: ClassVar[str] = "call.dialed"
+    contact_id: str
+    agent_id: str
+    trunk: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallReleased(EventBody):
     """The call's last leg ended: ``by`` is ``customer``, ``agent`` or ``system``; ``cause`` says
     why (``bye``, ``cancel``, ``ivr hangup``, ``no route``, ``media timeout``, ``shutdown``...)."""
@@ -472,6 +482,7 @@ EVENT_TYPES: Final[dict[str, type[EventBody]]] = {
         RecordingStopped,
         VoicemailRecorded,
         SurveyAnswered,
+        CallDialed,
         CallReleased,
     )
 }

@@ -274,6 +274,39 @@ class FakePhone:
         )
         self.call = _Call(invite=invite, local_sdp=offer)
         response = await self._request(invite, timeout)
+        if response.status in (401, 407) and self.password:
+            # Answer the challenge once, as a phone does for a call out (RFC 3261 22.2).
+            challenges = (
+                response.www_authenticate
+                if response.status == 401
+                else (response.proxy_authenticate)
+            )
+            challenge = choose_challenge(DigestChallenge.parse(h) for h in challenges)
+            if challenge is None:
+                return response
+            creds = authorize(
+                challenge,
+                method="INVITE",
+                uri=str(invite.uri),
+                username=self.user,
+                password=self.password,
+            )
+            name = "Authorization" if response.status == 401 else "Proxy-Authorization"
+            invite = new_request(
+                "INVITE",
+                invite.uri,
+                from_addr=invite.from_,
+                from_tag=invite.from_.tag,
+                to_addr=NameAddr(uri=self._uri(number)),
+                contact=self._contact(),
+                call_id=invite.call_id,
+                cseq=invite.cseq.number + 1,
+                body=bytes(offer),
+                content_type="application/sdp",
+                extra_headers=[(name, str(creds))],
+            )
+            self.call = _Call(invite=invite, local_sdp=offer)
+            response = await self._request(invite, timeout)
         if response.status >= 300:
             return response
         dialog = Dialog.as_uac(invite, response)

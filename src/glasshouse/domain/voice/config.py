@@ -59,6 +59,9 @@ DEFAULT_BLOCKED_PREFIXES: Final = (
     "+449",  # United Kingdom premium rate
     "+4470",  # United Kingdom personal numbers
     "+4487",  # United Kingdom shared cost
+    "+3389",  # France premium rate (089x)
+    "+49900",  # Germany premium rate (0900)
+    "+39899",  # Italy premium rate (899)
     "+979",  # International Premium Rate Service
     "+881",  # Global Mobile Satellite System
     "+882",  # International networks

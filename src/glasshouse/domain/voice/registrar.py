@@ -105,6 +105,16 @@ class RegisterOutcome:
         return self.result is RegisterResult.AUTH_FAILED
 
 
+@dataclass(frozen=True, slots=True)
+class AuthOutcome:
+    """The authenticated ``account``, or the ``response`` that refuses the request;
+    ``failed`` when credentials were given and wrong (count it against the source)."""
+
+    account: SipAccount | None
+    response: SipResponse | None
+    failed: bool = False
+
+
 class _Refusal(Exception):
     """Stops handling a REGISTER: answer with ``status``."""
 
@@ -230,6 +240,28 @@ class Registrar:
                 username=username,
                 tenant_id=account.tenant_id if account is not None else None,
             )
+
+    def authenticate(self, request: SipRequest, source: tuple[str, int], now: float) -> AuthOutcome:
+        """Digest authentication of any request from an account (an agent's INVITE to an
+        outside number): the account, or the response to send (401 with challenges, 400 for a
+        malformed header). Unknown users and wrong passwords get the same response."""
+        to_tag = self._to_tag(request)
+        try:
+            header = self._precheck(request)
+            if header is None:
+                raise self._challenge(source, now, "no credentials for this realm")
+            credentials = DigestCredentials.parse(header)
+            return AuthOutcome(self._authenticate(request, credentials, source, now), None)
+        except _Refusal as refusal:
+            headers = list(refusal.headers)
+            if refusal.status != 401:
+                headers.append(("Warning", str(SipWarning(399, WARN_AGENT, refusal.reason))))
+            response = make_response(request, refusal.status, to_tag=to_tag, headers=headers)
+            return AuthOutcome(None, response, refusal.result is RegisterResult.AUTH_FAILED)
+        except SipParseError as exc:
+            warning = str(SipWarning(399, WARN_AGENT, exc.reason))
+            response = make_response(request, 400, to_tag=to_tag, headers=[("Warning", warning)])
+            return AuthOutcome(None, response, False)
 
     @staticmethod
     def _to_tag(request: SipRequest) -> str | None:

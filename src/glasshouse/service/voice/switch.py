@@ -33,6 +33,7 @@ from glasshouse.adapters.media.recording import CallRecorder
 from glasshouse.adapters.media.rtp_session import MediaEngine, RtpSession, bridge, unbridge
 from glasshouse.domain.acd import Acd, AcdError
 from glasshouse.domain.events import (
+    CallDialed,
     CallReleased,
     ContactTransferred,
     Event,
@@ -144,6 +145,8 @@ class Call:
     announce_task: asyncio.Task[None] | None = None
     released: bool = False
     play_seq: int = 0
+    outbound: bool = False  # an agent dialling out: the caller leg is the agent's phone
+    caller_tag: str = ""
 
 
 class Switch:
@@ -322,8 +325,11 @@ class Switch:
         request = event.request
         uri = request.uri
         number = uri.user if isinstance(uri, SipUri) else None
-        decision = self.guard.inbound_decision(event.source[0], number or "")
         route = self.voice.route_number(number) if number else None
+        if route is None and self._from_an_agent(event):
+            self._on_agent_dialling(event, number or "")
+            return
+        decision = self.guard.inbound_decision(event.source[0], number or "")
         if route is None or not decision.allowed:
             status = decision.status if not decision.allowed else 404
             self.stats["refused"] += 1
@@ -340,6 +346,91 @@ class Switch:
             self._respond(request, 488, to_tag=new_tag())
             return
         self._spawn(self._answer_inbound(event, setup, flow.id, offer))
+
+    def _from_an_agent(self, event: RequestReceived) -> bool:
+        """An INVITE to a number that is not ours is an agent dialling out when it carries
+        credentials, names an account, or comes from anywhere but a trunk (which is then
+        challenged like an unknown user: nothing tells a scanner which names exist)."""
+        request = event.request
+        if request.authorization:
+            return True
+        caller = request.from_.uri
+        if isinstance(caller, SipUri) and caller.user and self.voice.account(caller.user):
+            return True
+        return self.voice.trunk_for_source(event.source[0]) is None
+
+    def _on_agent_dialling(self, event: RequestReceived, number: str) -> None:
+        """Only an authenticated agent may call out, within the tenant's outbound policy."""
+        request = event.request
+        now = self._loop.time()
+        auth = self.registrar.authenticate(request, event.source, now)
+        if auth.response is not None:
+            if auth.failed:
+                self.guard.record_auth_failure(event.source[0], now)
+            self.stack.send_response(auth.response)
+            return
+        account = auth.account
+        assert account is not None
+        decision = self.guard.outbound_decision(account.tenant_id, account, number, now)
+        if not decision.allowed:
+            headers = [("Retry-After", str(decision.retry_after))] if decision.retry_after else []
+            self.stats["refused"] += 1
+            self._respond(request, decision.status or 403, to_tag=new_tag(), headers=headers)
+            return
+        try:
+            offer = SessionDescription.parse(request.body) if request.body else None
+        except SdpError:
+            offer = None
+        setup = self.tenants.get(account.tenant_id)
+        voice_tenant = self.voice.tenant(account.tenant_id)
+        trunk = voice_tenant.trunks[0] if voice_tenant and voice_tenant.trunks else None
+        if offer is None or setup is None or trunk is None:
+            if decision.call_ref is not None:
+                self.guard.call_ended(decision.call_ref)
+            self._respond(request, 488 if offer is None else 503, to_tag=new_tag())
+            return
+        self._spawn(self._agent_call(event, setup, account.agent_id, offer, decision, trunk))
+
+    async def _agent_call(
+        self,
+        event: RequestReceived,
+        setup: TenantSetup,
+        agent_id: str,
+        offer: SessionDescription,
+        decision: Any,
+        trunk: Any,
+    ) -> None:
+        request = event.request
+        rtp = await self.media.open_session()
+        session_id = str(secrets.randbelow(10**9))
+        answer = build_answer(offer, self.host, rtp.port, session_id=session_id)
+        if answer.audio is None:
+            rtp.close()
+            self.guard.call_ended(decision.call_ref)
+            self._respond(request, 488, to_tag=new_tag())
+            return
+        self._apply_remote(rtp, answer.audio)
+        contact_id = f"{setup.tenant_id}-{int(time.time())}-{next(self._ids)}"
+        leg = Leg("caller", request, event.source, event.reliable, rtp, session_id)
+        leg.local_sdp = answer.description
+        leg.tx_id = event.tx_id
+        leg.agent_id = agent_id
+        call = Call(setup, contact_id, leg, in_ivr=False, outbound=True, started_ms=now_ms())
+        call.outbound_ref = decision.call_ref
+        self.calls[contact_id] = call
+        self._by_invite_tx[event.tx_id] = (call, leg)
+        self.stats["calls"] += 1
+        self._log_event(setup.tenant_id, CallDialed(contact_id, agent_id, trunk.name))
+        self._respond(request, 180, to_tag=self._outbound_tag(call))
+        dialled = f"{trunk.dial_prefix}{decision.number}"
+        await self._external_leg(
+            call, trunk.host, trunk.port, trunk.transport, dialled, trunk.caller_id
+        )
+
+    def _outbound_tag(self, call: Call) -> str:
+        if not call.caller_tag:
+            call.caller_tag = new_tag()
+        return call.caller_tag
 
     async def _answer_inbound(
         self,
@@ -718,7 +809,7 @@ class Switch:
             return
         if status >= 300:
             if leg.role == "external":
-                self._external_failed(call, leg, f"{status} {response.reason}")
+                self._external_failed(call, leg, f"{status} {response.reason}", status)
             else:
                 self._agent_failed(call, leg, f"{status} {response.reason}")
             return
@@ -928,18 +1019,43 @@ class Switch:
         self._apply_remote(leg.rtp, audio)
         leg.answered = True
         self._by_dialog[(leg.dialog.call_id, leg.dialog.local_tag)] = (call, leg)
+        if call.outbound and not call.caller.answered:
+            self._answer_agent_call(call)
         call.caller.rtp.stop_playing()
         leg.rtp.stop_playing()
         bridge(call.caller.rtp, leg.rtp)
 
-    def _external_failed(self, call: Call, leg: Leg, why: str) -> None:
+    def _answer_agent_call(self, call: Call) -> None:
+        caller = call.caller
+        ok = make_response(
+            caller.invite,
+            200,
+            to_tag=self._outbound_tag(call),
+            headers=[
+                ("Contact", f"<sip:glasshouse@{self._hostport()}>"),
+                ("Allow", ALLOW),
+                ("Content-Type", "application/sdp"),
+            ],
+        )
+        ok.body = bytes(caller.local_sdp) if caller.local_sdp else b""
+        caller.dialog = Dialog.as_uas(caller.invite, ok)
+        caller.answered = True
+        self._by_dialog[(caller.invite.call_id, self._outbound_tag(call))] = (call, caller)
+        self.stack.send_response(ok)
+
+    def _external_failed(self, call: Call, leg: Leg, why: str, status: int = 480) -> None:
         self._by_invite_tx.pop(leg.tx_id, None)
         leg.ended = True
         leg.rtp.close()
         if call.external is not leg or call.released:
             return
         call.external = None
-        _log.info("transfer of %s failed: %s", call.contact_id, why)
+        _log.info("call out of %s failed: %s", call.contact_id, why)
+        if call.outbound and not call.caller.answered:
+            call.caller.ended = True
+            self._respond(call.caller.invite, status, to_tag=self._outbound_tag(call))
+            self._release(call, "external", f"failed: {why}"[:80])
+            return
         self._bye(call, call.caller)
         self._release(call, "system", f"transfer failed: {why}"[:80])
 
@@ -1077,7 +1193,19 @@ class Switch:
     def _on_cancel(self, event: RequestReceived) -> None:
         request = event.request
         self._respond(request, 200)
-        # Inbound INVITEs are answered at once, so a CANCEL finds nothing left to cancel.
+        # Inbound INVITEs are answered at once, so only an agent's call out can be cancelled.
+        found = self._by_invite_tx.get(event.cancels or "")
+        if found is None:
+            return
+        call, leg = found
+        if leg is not call.caller or leg.answered or call.released:
+            return
+        leg.ended = True
+        self._respond(leg.invite, 487, to_tag=self._outbound_tag(call))
+        if call.external is not None:
+            external, call.external = call.external, None
+            self._cancel_agent(external)
+        self._release(call, "agent", "cancel")
 
     # -- ending ------------------------------------------------------------------------------
 
@@ -1100,7 +1228,7 @@ class Switch:
             if call.external is not None:
                 external, call.external = call.external, None
                 self._cancel_agent(external)
-            self._release(call, by or "customer", cause)
+            self._release(call, by or ("agent" if call.outbound else "customer"), cause)
         elif leg.role == "external":
             self._bye(call, call.caller)
             self._release(call, by or "external", cause)
