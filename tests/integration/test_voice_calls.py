@@ -299,20 +299,55 @@ nodes:
 """
 
 
+EXTRAS_FLOW = """
+id: extras
+version: 1
+name: Voicemail and survey
+start: menu
+nodes:
+  menu:
+    type: menu
+    prompt: {text: "Press 1 to leave a message, 2 for an agent."}
+    options: {"1": message, "2": agents}
+    fallback: message
+  message:
+    type: voicemail
+    box: sales
+    prompt: {text: "Leave a message."}
+    max_seconds: 5
+  agents:
+    type: queue
+    queue: sales
+    survey: csat
+  csat:
+    type: survey
+    intro: {text: "One question."}
+    questions:
+      - {id: overall, prompt: {text: "From 1 to 5?"}, min: 1, max: 5}
+    goodbye: {text: "Thank you."}
+"""
+
+
 def _setup_with_trunk(tmp_path: Path, trunk_port: int) -> Path:
-    """The demo, with its trunk at ``trunk_port`` and number 2000 sent out to a partner."""
+    """The demo, with its trunk at ``trunk_port``, number 2000 sent out to a partner and 3000
+    offering voicemail or an agent followed by a survey."""
     demo = DEMO.parent
     voice = (demo / "voice.yaml").read_text().replace("port: 5080", f"port: {trunk_port}")
     voice = voice.replace(
         '- {number: "1000", flow: main}',
-        '- {number: "1000", flow: main}\n      - {number: "2000", flow: partner}',
+        '- {number: "1000", flow: main}\n      - {number: "2000", flow: partner}'
+        '\n      - {number: "3000", flow: extras}',
     )
     (tmp_path / "voice.yaml").write_text(voice)
     (tmp_path / "partner.yaml").write_text(TRANSFER_FLOW)
+    (tmp_path / "extras.yaml").write_text(EXTRAS_FLOW)
     server = (
         (demo / "server.yaml")
         .read_text()
-        .replace("flows: [ivr-main.yaml]", f"flows: [{demo / 'ivr-main.yaml'}, partner.yaml]")
+        .replace(
+            "flows: [ivr-main.yaml]",
+            f"flows: [{demo / 'ivr-main.yaml'}, partner.yaml, extras.yaml]",
+        )
     )
     (tmp_path / "server.yaml").write_text(server)
     return tmp_path / "server.yaml"
@@ -443,5 +478,60 @@ def test_agents_call_out_only_when_authenticated_and_allowed(tmp_path: Path) -> 
             assert released[-1]["contact_id"] == dialed[0]["contact_id"]
             assert released[-1]["by"] == "agent"
             assert "+3314" not in "".join(e.to_json() for e in server.store.read("demo"))
+
+    run(scenario)
+
+
+def test_voicemail_and_post_call_survey(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with (
+            FakePhone(("127.0.0.1", 9), "carrier") as trunk,
+            server_with_trunk(tmp_path, trunk) as server,
+        ):
+            address = server.switch.stack.address
+            # 1. A message: greeting, beep, the caller's voice until "#".
+            async with FakePhone(address, "caller") as caller:
+                assert (await caller.dial("3000")).status == 200
+                await caller.info_dtmf("1")
+                await until(lambda: any(t == "ivr.step" and d["node_id"] == "message"
+                                        for t, d in events_of(server)))  # fmt: skip
+                await asyncio.sleep(2.0)  # greeting and beep
+                await caller.send_audio(tone_pcm(500, 1200))
+                await caller.info_dtmf("#")
+                await asyncio.wait_for(caller.call.ended.wait(), 5)
+            await until(lambda: not server.switch.calls)
+            (vm,) = [d for t, d in events_of(server) if t == "voicemail.recorded"]
+            assert vm["box"] == "sales" and vm["duration_ms"] >= 800
+            wav = next((tmp_path / "d" / "tenants" / "demo" / "recordings").rglob("*-vm.wav"))
+            audio = read_wav(wav)
+            assert audio.channels == 1
+            pcm = (audio.samples[:, 0] * 32767).astype("<i2").tobytes()
+            assert abs(dominant_frequency(pcm) - 500) < 15
+            # 2. An agent, then the survey once the agent hangs up.
+            async with (
+                FakePhone(address, "agent1", "agent1-demo") as agent,
+                FakePhone(address, "caller") as caller,
+            ):
+                assert (await agent.register()).status == 200
+                assert (await caller.dial("3000")).status == 200
+                await caller.info_dtmf("2")
+                await asyncio.wait_for(agent.call.established.wait(), 10)
+                contact_id = agent.call.headers["X-Glasshouse-Contact-Id"]
+                assert (await agent.hangup()).status == 200
+                await until(lambda: any(t == "ivr.step" and d["node_type"] == "survey"
+                                        for t, d in events_of(server)))  # fmt: skip
+                await asyncio.sleep(1.5)  # the question
+                await caller.info_dtmf("4")
+                await asyncio.wait_for(caller.call.ended.wait(), 10)  # goodbye, then BYE
+            await until(lambda: not server.switch.calls)
+            log = contact_events(server, contact_id)
+            answers = [d for t, d in log if t == "survey.answered"]
+            assert answers == [
+                {"contact_id": contact_id, "survey_id": "csat", "question_id": "overall",
+                 "value": "4"}
+            ]  # fmt: skip
+            types = [t for t, _ in log]
+            assert types.index("contact.ended") < types.index("survey.answered")
+            assert types[-1] == "call.released"
 
     run(scenario)

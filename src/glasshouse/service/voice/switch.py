@@ -31,6 +31,7 @@ from typing import Any, Final
 from glasshouse.adapters.eventstore.base import EventStore
 from glasshouse.adapters.media.recording import CallRecorder
 from glasshouse.adapters.media.rtp_session import MediaEngine, RtpSession, bridge, unbridge
+from glasshouse.adapters.media.sources import Playlist, ToneSource
 from glasshouse.domain.acd import Acd, AcdError
 from glasshouse.domain.events import (
     CallDialed,
@@ -42,6 +43,7 @@ from glasshouse.domain.events import (
     RecordingStarted,
     RecordingStopped,
     SurveyAnswered,
+    VoicemailRecorded,
 )
 from glasshouse.domain.ivr.runner import (
     Action,
@@ -125,6 +127,8 @@ class Leg:
 
 @dataclass(eq=False)
 class Call:
+    """One customer's call: its legs, where it is (IVR, queue, talking, survey) and media."""
+
     tenant: TenantSetup
     contact_id: str
     caller: Leg
@@ -145,6 +149,10 @@ class Call:
     announce_task: asyncio.Task[None] | None = None
     released: bool = False
     play_seq: int = 0
+    surveying: bool = False  # the post-call survey runs (the agent has left)
+    voicemail: CallRecorder | None = None
+    voicemail_box: str = ""
+    voicemail_timer: asyncio.TimerHandle | None = None
     outbound: bool = False  # an agent dialling out: the caller leg is the agent's phone
     caller_tag: str = ""
 
@@ -497,8 +505,15 @@ class Switch:
 
     # -- IVR ---------------------------------------------------------------------------------
 
+    @staticmethod
+    def _flow_active(call: Call) -> bool:
+        return (call.in_ivr or call.surveying) and not call.released
+
     def _on_digit(self, call: Call, digit: str) -> None:
-        if call.run is not None and call.in_ivr and not call.released:
+        if call.voicemail is not None and digit == "#":
+            self._end_voicemail(call, "customer")
+            return
+        if call.run is not None and self._flow_active(call):
             self._ivr(call, call.run.digits(digit, now_ms()))
 
     def _ivr(self, call: Call, actions: list[Action]) -> None:
@@ -540,14 +555,17 @@ class Switch:
                 self._ivr_hangup(call, action.reason)
             elif isinstance(action, TransferExternal):
                 self._ivr_transfer(call, action)
-            elif isinstance(action, RecordVoicemail | RequestCallback):
-                # Not wired to media and trunks yet: the caller is told and the call ends.
+            elif isinstance(action, RecordVoicemail):
+                self._start_voicemail(call, action)
+            elif isinstance(action, RequestCallback):
+                # Callbacks from the IVR are not wired to the ACD yet: the flow goes on (it
+                # usually says goodbye); the request is logged for the planner to see.
                 _log.warning(
-                    "tenant %s: IVR action %s is not available yet; ending the call",
+                    "tenant %s: callback requested by %s but callbacks from the IVR are not "
+                    "available yet",
                     tenant_id,
-                    type(action).__name__,
+                    call.contact_id,
                 )
-                self._ivr_hangup(call, f"{type(action).__name__} not available")
         self._arm_ivr(call)
 
     def _arm_ivr(self, call: Call) -> None:
@@ -555,7 +573,7 @@ class Switch:
             call.ivr_timer.cancel()
             call.ivr_timer = None
         run = call.run
-        if run is None or call.released or not call.in_ivr:
+        if run is None or not self._flow_active(call):
             return
         deadline = run.next_deadline()
         if deadline is None:
@@ -578,7 +596,7 @@ class Switch:
                 return
 
             def done() -> None:
-                if call.run is not None and not call.released and call.in_ivr:
+                if call.run is not None and self._flow_active(call):
                     self._ivr(call, call.run.play_finished(now_ms(), play_id=action.play_id))
 
             call.caller.rtp.play(source, on_done=done)
@@ -611,11 +629,75 @@ class Switch:
             return status, body if isinstance(body, dict) else None, None
 
         status, body, error = await asyncio.to_thread(fetch)
-        if call.run is not None and not call.released and call.in_ivr:
+        if call.run is not None and self._flow_active(call):
             self._ivr(
                 call,
                 call.run.http_result(status, body, error, now_ms(), request_id=action.request_id),
             )
+
+    def _start_voicemail(self, call: Call, action: RecordVoicemail) -> None:
+        """The greeting and a beep, then the caller's voice into the mailbox until ``#``, the
+        time limit or the hang-up."""
+        if call.in_ivr:
+            call.in_ivr = False
+            self._run_acd(self._acd(call), Acd.ivr_completed, call.contact_id, now_ms())
+        call.voicemail_box = action.box
+
+        async def start() -> None:
+            greeting = await self.kit.source(call.tenant.tenant_id, action.prompt)
+            if call.released:
+                return
+
+            def record() -> None:
+                if call.released:
+                    return
+                index = self.kit.recordings(call.tenant.tenant_id)
+                try:
+                    recorder = index.start(f"{call.contact_id}-vm", now_ms(), channels=1)
+                except Exception:
+                    _log.exception("voicemail of %s not started", call.contact_id)
+                    self._ivr_hangup(call, "voicemail failed")
+                    return
+                call.voicemail = recorder
+                origin = self._loop.time()
+
+                def on_audio(payload_type: int, payload: bytes, _ts: int) -> None:
+                    if call.voicemail is not recorder or recorder.closed:
+                        return
+                    law = G711Law.PCMU if payload_type == 0 else G711Law.PCMA
+                    recorder.write(0, decode(law, payload), (self._loop.time() - origin) * 1000)
+
+                call.caller.rtp.add_audio_listener(on_audio)
+                call.voicemail_timer = self._loop.call_later(
+                    action.max_seconds, self._end_voicemail, call, "system"
+                )
+
+            beep = Playlist([greeting, ToneSource(1000, 300)])
+            call.caller.rtp.play(beep, on_done=record)
+
+        self._spawn(start())
+
+    def _end_voicemail(self, call: Call, by: str) -> None:
+        recorder, call.voicemail = call.voicemail, None
+        if call.voicemail_timer is not None:
+            call.voicemail_timer.cancel()
+            call.voicemail_timer = None
+        if recorder is None:
+            return
+        try:
+            info = recorder.close()
+        except Exception:
+            _log.exception("voicemail of %s not closed cleanly", call.contact_id)
+        else:
+            self._log_event(
+                call.tenant.tenant_id,
+                VoicemailRecorded(
+                    call.contact_id, call.voicemail_box, f"{call.contact_id}-vm", info.duration_ms
+                ),
+            )
+        if by != "customer" or not call.caller.ended:
+            self._bye(call, call.caller)
+        self._release(call, by, "voicemail")
 
     def _ivr_hangup(self, call: Call, reason: str) -> None:
         center = self._acd(call)
@@ -1215,6 +1297,9 @@ class Switch:
         center = self._acd(call)
         now = now_ms()
         if leg is call.caller:
+            if call.voicemail is not None:
+                self._end_voicemail(call, "customer")
+                return
             if call.in_ivr:
                 call.in_ivr = False
                 self._run_acd(center, Acd.ivr_abandoned, call.contact_id, now)
@@ -1237,8 +1322,21 @@ class Switch:
                 self._run_acd(center, Acd.hangup, call.contact_id, now, by="agent")
             if call.external is not None:
                 return  # the agent handed the caller over (blind transfer)
+            if call.run is not None and call.run.waiting_for_survey and not call.caller.ended:
+                self._start_survey(call)
+                return
             self._bye(call, call.caller)
             self._release(call, by or "agent", cause)
+
+    def _start_survey(self, call: Call) -> None:
+        """The queue node named a survey: the caller stays on the line for it."""
+        assert call.run is not None
+        call.talking = False
+        call.agent = None
+        call.surveying = True
+        unbridge(call.caller.rtp)
+        self._stop_recording(call)
+        self._ivr(call, call.run.resume_for_survey(now_ms()))
 
     def _bye(self, call: Call, leg: Leg) -> None:
         if leg.ended:
@@ -1265,6 +1363,8 @@ class Switch:
             call.ivr_timer.cancel()
         if call.announce_task is not None:
             call.announce_task.cancel()
+        if call.voicemail_timer is not None:
+            call.voicemail_timer.cancel()
         self._stop_recording(call)
         if call.outbound_ref is not None:
             self.guard.call_ended(call.outbound_ref)
