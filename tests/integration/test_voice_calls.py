@@ -535,3 +535,46 @@ def test_voicemail_and_post_call_survey(tmp_path: Path) -> None:
             assert types[-1] == "call.released"
 
     run(scenario)
+
+
+def test_recording_pauses_for_card_data(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with voice_server(tmp_path) as server:
+            address = server.switch.stack.address
+            control = "application/x-glasshouse-control"
+            async with (
+                FakePhone(address, "agent1", "agent1-demo") as agent,
+                FakePhone(address, "caller") as caller,
+            ):
+                assert (await agent.register()).status == 200
+                assert (await caller.dial("1000")).status == 200
+                await caller.info_dtmf("1")
+                await asyncio.wait_for(agent.call.established.wait(), 10)
+                contact_id = agent.call.headers["X-Glasshouse-Contact-Id"]
+                await caller.send_audio(tone_pcm(440, 1000))
+                assert (await agent.info("recording=pause", control)).status == 200
+                assert (await agent.info("recording=pause", control)).status == 409
+                await caller.send_audio(tone_pcm(1200, 1000))  # the card number, say
+                assert (await agent.info("recording=resume", control)).status == 200
+                await caller.send_audio(tone_pcm(440, 1000))
+                assert (await caller.info("recording=pause", control)).status == 403
+                assert (await agent.info("format c:", control)).status == 488
+                assert (await caller.hangup()).status == 200
+            await until(lambda: not server.switch.calls)
+            types = [t for t, _ in contact_events(server, contact_id)]
+            assert types.index("recording.paused") < types.index("recording.resumed")
+            paused = next(
+                d for t, d in contact_events(server, contact_id) if t == "recording.paused"
+            )
+            assert paused["by"] == "agent1"
+            (wav,) = list((tmp_path / "tenants" / "demo" / "recordings").rglob("*.wav"))
+            left = read_wav(wav).samples[:, 0]
+            pcm = (left * 32767).astype("<i2").tobytes()
+            assert abs(dominant_frequency(pcm) - 440) < 15
+            # Nothing of the paused 1,200 Hz tone is kept: second by second, no 1.2 kHz.
+            for start in range(0, len(pcm) - 16000, 8000):
+                piece = pcm[start : start + 16000]
+                if rms_dbfs(piece) > -50:
+                    assert abs(dominant_frequency(piece) - 1200) > 100
+
+    run(scenario)

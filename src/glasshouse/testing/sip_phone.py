@@ -407,6 +407,10 @@ class FakePhone:
             )
         return response
 
+    async def info(self, body: str, content_type: str) -> SipResponse:
+        """An INFO in the call with ``body``."""
+        return await self._in_dialog("INFO", body=body.encode(), content_type=content_type)
+
     async def info_dtmf(self, digit: str) -> SipResponse:
         return await self._in_dialog(
             "INFO",

@@ -40,6 +40,8 @@ from glasshouse.domain.events import (
     Event,
     EventBody,
     IvrStep,
+    RecordingPaused,
+    RecordingResumed,
     RecordingStarted,
     RecordingStopped,
     SurveyAnswered,
@@ -99,6 +101,7 @@ _log = logging.getLogger(__name__)
 Address = tuple[str, int]
 ALLOW: Final = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REFER, NOTIFY, REGISTER"
 _HEADER_VALUE = re.compile(r"[^\x20-\x7e]")
+CONTROL_TYPE: Final = "application/x-glasshouse-control"
 _DTMF_INFO = re.compile(r"Signal\s*=\s*([0-9*#A-Da-d])", re.IGNORECASE)
 
 
@@ -144,6 +147,7 @@ class Call:
     held: bool = False
     recorder: CallRecorder | None = None
     recording_id: str = ""
+    recording_origin: float = 0.0  # loop time of the recording's start
     started_ms: int = 0
     ivr_timer: asyncio.TimerHandle | None = None
     announce_task: asyncio.Task[None] | None = None
@@ -964,7 +968,7 @@ class Switch:
         call.recorder = recorder
         call.recording_id = call.contact_id
         self._log_event(call.tenant.tenant_id, RecordingStarted(call.contact_id, call.recording_id))
-        origin = self._loop.time()
+        origin = call.recording_origin = self._loop.time()
 
         def listener(channel: int) -> Any:
             # Audio is placed by its RTP timestamp from the leg's first packet, so network
@@ -1210,6 +1214,10 @@ class Switch:
             leg.ended = True
             self._hangup_from(call, leg)
         elif request.method == "INFO":
+            content_type = request.content_type
+            if content_type is not None and str(content_type).lower().startswith(CONTROL_TYPE):
+                self._control(call, leg, request)
+                return
             self._respond(request, 200)
             match = _DTMF_INFO.search(request.body.decode("latin-1"))
             if match is None and request.body.strip()[:1].isalnum():
@@ -1224,6 +1232,40 @@ class Switch:
             self._on_refer(call, leg, request)
         elif request.method == "NOTIFY":
             self._respond(request, 200)
+
+    def _control(self, call: Call, leg: Leg, request: SipRequest) -> None:
+        """An agent phone's control request (``recording=pause`` or ``recording=resume`` as
+        ``application/x-glasshouse-control``), until the agent desktop sends it instead."""
+        command = request.body.decode("utf-8", "replace").strip().lower().replace(" ", "")
+        if leg.role != "agent" or command not in ("recording=pause", "recording=resume"):
+            self._respond(request, 488 if leg.role == "agent" else 403)
+            return
+        ok = (
+            self.pause_recording(call.contact_id, leg.agent_id)
+            if command.endswith("pause")
+            else self.resume_recording(call.contact_id, leg.agent_id)
+        )
+        self._respond(request, 200 if ok else 409)
+
+    def pause_recording(self, contact_id: str, by: str) -> bool:
+        """Pause the call's recording (card data being given): the span is kept as silence.
+        False when the call is not being recorded or is paused already."""
+        call = self.calls.get(contact_id)
+        recorder = call.recorder if call is not None else None
+        if call is None or recorder is None or recorder.is_paused:
+            return False
+        recorder.pause((self._loop.time() - call.recording_origin) * 1000)
+        self._log_event(call.tenant.tenant_id, RecordingPaused(contact_id, call.recording_id, by))
+        return True
+
+    def resume_recording(self, contact_id: str, by: str) -> bool:
+        call = self.calls.get(contact_id)
+        recorder = call.recorder if call is not None else None
+        if call is None or recorder is None or not recorder.is_paused:
+            return False
+        recorder.resume((self._loop.time() - call.recording_origin) * 1000)
+        self._log_event(call.tenant.tenant_id, RecordingResumed(contact_id, call.recording_id, by))
+        return True
 
     def _reinvite(self, call: Call, leg: Leg, request: SipRequest) -> None:
         try:
