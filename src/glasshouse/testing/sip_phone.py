@@ -272,7 +272,7 @@ class FakePhone:
             body=bytes(offer),
             content_type="application/sdp",
         )
-        self.call = _Call(invite=invite, local_sdp=offer)
+        self.call = self._next_call(invite=invite, local_sdp=offer)
         response = await self._request(invite, timeout)
         if response.status in (401, 407) and self.password:
             # Answer the challenge once, as a phone does for a call out (RFC 3261 22.2).
@@ -305,7 +305,7 @@ class FakePhone:
                 content_type="application/sdp",
                 extra_headers=[(name, str(creds))],
             )
-            self.call = _Call(invite=invite, local_sdp=offer)
+            self.call.invite = invite
             response = await self._request(invite, timeout)
         if response.status >= 300:
             return response
@@ -326,7 +326,7 @@ class FakePhone:
         if self.on_request is not None:
             self.on_request(request)
         if request.method == "INVITE" and request.to.tag is None:
-            self.call = _Call(invite=request)
+            self.call = self._next_call(invite=request)
             self.call.headers = {
                 name: value for name, value in request.headers if name.lower().startswith("x-")
             }
@@ -351,6 +351,17 @@ class FakePhone:
             self._stop_sending()
         else:
             self._respond(make_response(request, 200))
+
+    def _next_call(self, **fields: object) -> _Call:
+        """The next call's state. Events nobody has seen fire yet carry over, so a test that
+        began waiting for "established" before the INVITE arrived is woken by it."""
+        old = self.call
+        call = _Call(**fields)  # type: ignore[arg-type]
+        if not old.established.is_set():
+            call.established = old.established
+        if not old.ended.is_set():
+            call.ended = old.ended
+        return call
 
     def answer(self) -> None:
         """Answer the incoming call with 200 OK and our media."""

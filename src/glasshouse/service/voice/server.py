@@ -12,6 +12,7 @@ from glasshouse.adapters.eventstore.sqlite import SqliteEventStore
 from glasshouse.adapters.media.ports import PortAllocator
 from glasshouse.adapters.media.rtp_session import MediaEngine
 from glasshouse.domain.acd import Acd, AcdSettings
+from glasshouse.domain.events import Event, RecordingStopped
 from glasshouse.domain.voice.guard import TollFraudGuard
 from glasshouse.domain.voice.registrar import Registrar
 from glasshouse.protocols.sip.digest import DigestAuthenticator
@@ -65,6 +66,25 @@ class VoiceServer:
                 for agent in tenant.agents:
                     center.run(Acd.configure_agent, agent, start)
                 centers[tenant.tenant_id] = center
+                # Recordings a killed process left open: repaired, closed, and logged.
+                recovered = await asyncio.to_thread(kit.recordings(tenant.tenant_id).recover)
+                for rec in recovered:
+                    contact_id = rec.call_id.removesuffix("-vm")
+                    store.append(
+                        [
+                            Event(
+                                tenant.tenant_id,
+                                now_ms(),
+                                RecordingStopped(contact_id, rec.call_id, rec.duration_ms or 0),
+                            )
+                        ]
+                    )
+                if recovered:
+                    _log.warning(
+                        "tenant %s: %d recording(s) left open by a stopped process recovered",
+                        tenant.tenant_id,
+                        len(recovered),
+                    )
                 rendered = await asyncio.to_thread(
                     kit.prerender, tenant.tenant_id, tenant.flows.values(), tenant.media.voice
                 )
