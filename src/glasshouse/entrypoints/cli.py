@@ -10,6 +10,7 @@ from collections.abc import Sequence
 # Each module defines ``register(subparsers)`` which adds its sub-command(s) and sets
 # ``func`` (taking the parsed namespace, returning an exit code) as the parser default.
 COMMANDS: tuple[str, ...] = (
+    "glasshouse.entrypoints.cmd_api",
     "glasshouse.entrypoints.cmd_events",
     "glasshouse.entrypoints.cmd_metrics",
     "glasshouse.entrypoints.cmd_serve",

@@ -36,11 +36,6 @@ from glasshouse.domain.wfm.capacity import (
 )
 from glasshouse.domain.wfm.erlang import (
     ErlangError,
-    erlang_a,
-    erlang_c,
-    erlang_c_asa,
-    erlang_c_service_level,
-    occupancy,
     offered_load,
     scheduled_agents,
     staff_erlang_a,
@@ -87,6 +82,12 @@ from glasshouse.entrypoints.roster_csv import (
     read_roster_csv,
     write_roster_csv,
 )
+from glasshouse.service.wfm_staffing import (
+    StaffingError,
+    StaffingRequest,
+    StaffingResult,
+    staffing,
+)
 from glasshouse.wfm_report import (
     AdherenceSection,
     CapacitySection,
@@ -116,9 +117,22 @@ _FLAGS = {
     "short_abandon_s": "--short-abandon",
 }
 _FRACTION_FLAGS = ("--sl", "--max-occupancy", "--shrinkage", "--max-abandon")
+# The command-line flag for each field of a staffing request.
+_REQUEST_FLAGS = {
+    "calls": "--calls",
+    "aht_s": "--aht",
+    "interval_s": "--interval",
+    "service_level": "--sl",
+    "threshold_s": "--target",
+    "patience_s": "--patience",
+    "max_occupancy": "--max-occupancy",
+    "shrinkage": "--shrinkage",
+    "asa_s": "--asa",
+    "max_abandon": "--max-abandon",
+    "short_abandon_s": "--short-abandon",
+}
 _INTERVAL = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(s|m|min|h)?", re.IGNORECASE)
 _UNIT_S = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
-_NEIGHBOURS = 2
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -218,63 +232,36 @@ def _interval(text: str) -> float:
     return seconds
 
 
-@dataclass(frozen=True, slots=True)
-class _Figures:
-    """Predicted figures for one staffing level."""
-
-    agents: int
-    service_level: float
-    asa_s: float
-    p_wait: float
-    occupancy: float
-    p_abandon: float | None  # Erlang A only
-
-
 def _staffing(args: argparse.Namespace) -> int:
-    erlang_a_only = [
-        flag
-        for flag, value in (
-            ("--max-abandon", args.max_abandon),
-            ("--short-abandon", args.short_abandon),
-        )
-        if value is not None
-    ]
-    if args.patience is None and erlang_a_only:
-        return _error(f"{erlang_a_only[0]} needs --patience (it applies to Erlang A only)")
     try:
-        load = offered_load(args.calls, args.aht, args.interval)
-        if args.patience is None:
-            agents = staff_erlang_c(
-                load,
-                args.aht,
-                args.sl,
-                args.target,
+        result = staffing(
+            StaffingRequest(
+                calls=args.calls,
+                aht_s=args.aht,
+                interval_s=args.interval,
+                service_level=args.sl,
+                threshold_s=args.target,
+                patience_s=args.patience,
                 max_occupancy=args.max_occupancy,
-                asa_target=args.asa,
-            )
-        else:
-            agents = staff_erlang_a(
-                args.calls / args.interval,
-                args.aht,
-                args.patience,
-                args.sl,
-                args.target,
-                max_occupancy=args.max_occupancy,
-                asa_target=args.asa,
+                shrinkage=args.shrinkage,
+                asa_s=args.asa,
                 max_abandon=args.max_abandon,
                 short_abandon_s=args.short_abandon,
             )
-        scheduled = scheduled_agents(agents, args.shrinkage)
-    except ErlangError as exc:
-        return _error(_flag_message(exc))
-    levels = range(max(0, agents - _NEIGHBOURS), agents + _NEIGHBOURS + 1)
-    rows = [_figures(args, load, n) for n in levels]
-    chosen = next(row for row in rows if row.agents == agents)
+        )
+    except StaffingError as exc:
+        return _error(_request_flag_message(exc))
     if args.format == "json":
-        print(json.dumps(_json(args, load, agents, scheduled, chosen, rows), indent=2))
+        print(json.dumps(result.to_json(), indent=2))
     else:
-        sys.stdout.write(_table(args, load, agents, scheduled, chosen, rows))
+        sys.stdout.write(_table(result))
     return 0
+
+
+def _request_flag_message(exc: StaffingError) -> str:
+    flag = _REQUEST_FLAGS.get(exc.field, exc.field)
+    reason = exc.reason(lambda field: _REQUEST_FLAGS.get(field, field))
+    return f"{flag} {reason}" if exc.needs is not None else f"argument {flag}: {reason}"
 
 
 def _flag_message(exc: ErlangError) -> str:
@@ -285,87 +272,6 @@ def _flag_message(exc: ErlangError) -> str:
     if flag in _FRACTION_FLAGS and isinstance(value, int | float) and value > 1:
         message += f" (write {value:g}% as {value / 100:g})"
     return message
-
-
-def _figures(args: argparse.Namespace, load: float, n: int) -> _Figures:
-    if n == 0 and load == 0.0:  # no calls and no agents: every figure is undefined
-        nan = math.nan
-        return _Figures(0, nan, nan, nan, nan, None if args.patience is None else nan)
-    if args.patience is None:
-        return _Figures(
-            agents=n,
-            service_level=erlang_c_service_level(n, load, args.aht, args.target),
-            asa_s=erlang_c_asa(n, load, args.aht),
-            p_wait=erlang_c(n, load),
-            occupancy=occupancy(n, load),
-            p_abandon=None,
-        )
-    result = erlang_a(n, args.calls / args.interval, args.aht, args.patience)
-    if args.short_abandon is None:
-        sl = result.service_level(args.target)
-    else:
-        sl = result.service_level_excluding_short(args.target, args.short_abandon)
-    return _Figures(
-        agents=n,
-        service_level=sl,
-        asa_s=result.asa,
-        p_wait=result.p_wait,
-        occupancy=result.occupancy,
-        p_abandon=result.p_abandon,
-    )
-
-
-def _finite(value: float | None) -> float | None:
-    """JSON has no infinity: an unbounded figure (ASA with too few agents) is null."""
-    return value if value is None or math.isfinite(value) else None
-
-
-def _figures_json(row: _Figures) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "agents": row.agents,
-        "service_level": _finite(row.service_level),
-        "asa_s": _finite(row.asa_s),
-        "p_wait": _finite(row.p_wait),
-        "occupancy": _finite(row.occupancy),
-    }
-    if row.p_abandon is not None:
-        out["p_abandon"] = _finite(row.p_abandon)
-    return out
-
-
-def _json(
-    args: argparse.Namespace,
-    load: float,
-    agents: int,
-    scheduled: int,
-    chosen: _Figures,
-    rows: Sequence[_Figures],
-) -> dict[str, Any]:
-    predicted = _figures_json(chosen)
-    del predicted["agents"]
-    return {
-        "model": "erlang_c" if args.patience is None else "erlang_a",
-        "agents": agents,
-        "scheduled_agents": scheduled,
-        "inputs": {
-            "calls": args.calls,
-            "aht_s": args.aht,
-            "interval_s": args.interval,
-            "patience_s": args.patience,
-            "shrinkage": args.shrinkage,
-            "offered_load_erlangs": load,
-        },
-        "targets": {
-            "service_level": args.sl,
-            "threshold_s": args.target,
-            "max_occupancy": args.max_occupancy,
-            "asa_s": args.asa,
-            "max_abandon": args.max_abandon,
-            "short_abandon_s": args.short_abandon,
-        },
-        "predicted": predicted,
-        "neighbours": [_figures_json(row) for row in rows],
-    }
 
 
 def _pct(value: float) -> str:
@@ -392,38 +298,33 @@ def _g(value: float) -> str:
     return f"{value:g}"
 
 
-def _table(
-    args: argparse.Namespace,
-    load: float,
-    agents: int,
-    scheduled: int,
-    chosen: _Figures,
-    rows: Sequence[_Figures],
-) -> str:
-    erlang_a_model = args.patience is not None
-    if erlang_a_model:
-        title = f"Erlang A staffing (M/M/n+M, mean patience {_g(args.patience)} s)"
+def _table(result: StaffingResult) -> str:
+    req = result.request
+    agents, scheduled, chosen = result.agents, result.scheduled_agents, result.predicted
+    erlang_a_model = req.patience_s is not None
+    if req.patience_s is not None:
+        title = f"Erlang A staffing (M/M/n+M, mean patience {_g(req.patience_s)} s)"
     else:
         title = "Erlang C staffing (M/M/n, callers never abandon)"
-    targets = [f"{_g(args.sl * 100)}% of calls answered within {_g(args.target)} s"]
-    if args.short_abandon is not None:
-        targets[0] += f" (abandoned within {_g(args.short_abandon)} s not counted)"
-    if args.max_occupancy is not None:
-        targets.append(f"occupancy <= {_g(args.max_occupancy * 100)}%")
-    if args.asa is not None:
-        targets.append(f"ASA <= {_g(args.asa)} s")
-    if args.max_abandon is not None:
-        targets.append(f"abandoned <= {_g(args.max_abandon * 100)}%")
+    targets = [f"{_g(req.service_level * 100)}% of calls answered within {_g(req.threshold_s)} s"]
+    if req.short_abandon_s is not None:
+        targets[0] += f" (abandoned within {_g(req.short_abandon_s)} s not counted)"
+    if req.max_occupancy is not None:
+        targets.append(f"occupancy <= {_g(req.max_occupancy * 100)}%")
+    if req.asa_s is not None:
+        targets.append(f"ASA <= {_g(req.asa_s)} s")
+    if req.max_abandon is not None:
+        targets.append(f"abandoned <= {_g(req.max_abandon * 100)}%")
     lines = [
         title,
-        f"Offered: {_g(args.calls)} calls per {_duration(args.interval)} x AHT {_g(args.aht)} s"
-        f" = {load:.2f} Erlangs",
+        f"Offered: {_g(req.calls)} calls per {_duration(req.interval_s)} x AHT {_g(req.aht_s)} s"
+        f" = {result.offered_load_erlangs:.2f} Erlangs",
         "Target:  " + "; ".join(targets),
         "",
         f"Agents needed: {agents}"
         + (
-            f"  ({scheduled} to schedule at {_g(args.shrinkage * 100)}% shrinkage)"
-            if args.shrinkage
+            f"  ({scheduled} to schedule at {_g(req.shrinkage * 100)}% shrinkage)"
+            if req.shrinkage
             else ""
         ),
         f"  service level  {_pct(chosen.service_level)}",
@@ -437,7 +338,7 @@ def _table(
     if erlang_a_model:
         header.append("abandoned")
     table = [header]
-    for row in rows:
+    for row in result.neighbours:
         cells = [
             f"{row.agents}{' *' if row.agents == agents else '  '}",
             _pct(row.service_level),
