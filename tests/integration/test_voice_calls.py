@@ -98,7 +98,11 @@ def test_call_through_ivr_queue_agent_with_hold_and_recording(tmp_path: Path) ->
                 assert abs(dominant_frequency(bytes(agent.heard[-6000:])) - 440) < 15
                 assert (await agent.hold()).status == 200
                 held_from = len(caller.heard)
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(0.1)
+                packets_at_hold = agent.received_packets
+                await asyncio.sleep(0.9)
+                # The held phone asked not to receive (sendonly): nothing is sent to it.
+                assert agent.received_packets - packets_at_hold <= 1
                 music = bytes(caller.heard[held_from:])
                 assert len(music) > 8000 and rms_dbfs(music) > -40  # music, not silence
                 assert (await agent.unhold()).status == 200

@@ -7,8 +7,11 @@ player, and ``sndfile`` recording what the phone sends and hears as WAV files. N
 X11. It is driven through ``ctrl_tcp`` (JSON in netstrings on a loopback TCP port): commands
 (``dial``, ``accept``, ``hangup``, ``hold``, ``resume``, ``sndcode``) get a response, and
 baresip's user-agent events (``REGISTER_OK``, ``CALL_INCOMING``, ``CALL_ESTABLISHED``,
-``CALL_CLOSED``, ``CALL_DTMF_START``...) are collected in ``events``. Every wait is bounded and
-the process is always killed on ``stop``/exit of the context manager.
+``CALL_CLOSED``, ``CALL_DTMF_START``...) are collected in ``events``. With ``sip_trace=True``
+baresip logs every SIP message it sends and receives (``-s``), and ``sip_messages`` /
+``wait_sip_request`` read them back, so a test can check the headers of an INVITE the phone got
+(ctrl_tcp events carry none). Every wait is bounded and the process is always killed on
+``stop``/exit of the context manager.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -39,6 +43,12 @@ MODULES = ("g711.so", "aufile.so", "aubridge.so", "sndfile.so")
 APP_MODULES = ("menu.so", "ctrl_tcp.so")
 ANSWER_MODES = frozenset({"manual", "early", "auto"})
 _MAX_NETSTRING = 1 << 20
+# One traced message: a colour escape, "#", "UDP 1.2.3.4:5 -> 6.7.8.9:10", the message, a reset.
+_TRACE_ENTRY = re.compile(
+    r"\x1b\[[0-9;]*m#\r?\n(?P<transport>[A-Z]+) (?P<source>\S+) -> (?P<destination>\S+)\r?\n"
+    r"(?P<text>.*?)\x1b\[[0-9;]*m",
+    re.S,
+)
 
 
 class BaresipError(RuntimeError):
@@ -137,10 +147,84 @@ class BaresipAccount:
         return f"{name}<{self.aor};transport={self.transport}>;" + ";".join(params)
 
 
+@dataclass(frozen=True, slots=True)
+class TracedSipMessage:
+    """One SIP message from baresip's SIP trace: how it travelled and its text (``\\n`` line
+    ends)."""
+
+    transport: str
+    source: str
+    destination: str
+    text: str
+
+    @property
+    def start_line(self) -> str:
+        return self.text.split("\n", 1)[0].strip()
+
+    @property
+    def method(self) -> str | None:
+        """The request method, or None for a response."""
+        first = self.start_line.split(" ", 1)[0]
+        return None if first.startswith("SIP/") else first
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """The header fields in order, as (name, value); folded lines are joined."""
+        out: list[tuple[str, str]] = []
+        for line in self.text.split("\n")[1:]:
+            if not line.strip():
+                break
+            if line[:1] in (" ", "\t") and out:
+                name, value = out[-1]
+                out[-1] = (name, f"{value} {line.strip()}")
+                continue
+            name, colon, value = line.partition(":")
+            if colon:
+                out.append((name.strip(), value.strip()))
+        return out
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), or None if it is absent."""
+        wanted = name.lower()
+        return next((v for n, v in self.headers if n.lower() == wanted), None)
+
+
+def parse_sip_trace(output: str) -> list[TracedSipMessage]:
+    """The SIP messages baresip logged with ``-s``, in order (line ends as ``\\n``)."""
+    return [
+        TracedSipMessage(
+            found.group("transport"),
+            found.group("source"),
+            found.group("destination"),
+            found.group("text").replace("\r\n", "\n").strip("\n"),
+        )
+        for found in _TRACE_ENTRY.finditer(output)
+    ]
+
+
 def _free_port(host: str, kind: socket.SocketKind) -> int:
     with socket.socket(socket.AF_INET, kind) as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
+
+
+def _bindable(host: str, port: int, kind: socket.SocketKind) -> bool:
+    with socket.socket(socket.AF_INET, kind) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_sip_port(host: str) -> int:
+    """A port free for SIP over UDP and TCP, with the next one free for TCP: baresip binds all
+    three (TLS one above) and fails to start if any is taken."""
+    for _ in range(64):
+        port = _free_port(host, socket.SOCK_DGRAM)
+        if port < 65535 and all(_bindable(host, p, socket.SOCK_STREAM) for p in (port, port + 1)):
+            return port
+    raise BaresipError(f"no free SIP port found on {host}")
 
 
 def write_wav(path: str | os.PathLike[str], pcm: bytes, rate: int = 8000) -> Path:
@@ -175,7 +259,8 @@ class BaresipPhone:
     ``tone_hz`` sine of ``audio_ms``. baresip 1.0 hangs up when that file runs out (an
     ``AUDIO_ERROR`` event, then ``CALL_CLOSED`` with "End of file"), hence the long default.
     Waits take a timeout in seconds and raise ``BaresipTimeout`` naming what was awaited and
-    the events seen. Dropping the last reference to a started phone kills its baresip.
+    the events seen. ``sip_trace`` logs the SIP messages for ``sip_messages``. Dropping the last
+    reference to a started phone kills its baresip.
     """
 
     def __init__(
@@ -192,6 +277,7 @@ class BaresipPhone:
         binary: str | None = None,
         module_path: str | os.PathLike[str] = MODULE_PATH,
         verbose: bool = False,
+        sip_trace: bool = False,
         extra_config: Sequence[tuple[str, str]] = (),
     ) -> None:
         found = binary if binary is not None else baresip_binary()
@@ -200,18 +286,18 @@ class BaresipPhone:
         self.binary = found
         self.account = account
         self.listen_ip = listen_ip
-        self.sip_port = (
-            sip_port if sip_port is not None else _free_port(listen_ip, socket.SOCK_DGRAM)
-        )
+        self.sip_port = sip_port if sip_port is not None else _free_sip_port(listen_ip)
         self.ctrl_port = _free_port(listen_ip, socket.SOCK_STREAM)
         self.rtp_ports = rtp_ports
         self.module_path = Path(module_path)
         self.verbose = verbose
+        self.sip_trace = sip_trace
         self.extra_config = tuple(extra_config)
         self._own_workdir = workdir is None
         self.workdir = (
             Path(tempfile.mkdtemp(prefix="baresip-")) if workdir is None else Path(workdir)
         )
+        self.workdir.mkdir(parents=True, exist_ok=True)
         # baresip runs in its own session, so it would outlive a test that forgets close().
         self._children: list[subprocess.Popen[bytes]] = []
         weakref.finalize(self, _reap, self._children, self.workdir if self._own_workdir else None)
@@ -302,6 +388,8 @@ class BaresipPhone:
             raise BaresipError(f"baresip modules missing from {self.module_path}: {missing}")
         self._write_config()
         command = [self.binary, "-4", "-f", str(self.config_dir)]
+        if self.sip_trace:
+            command.append("-s")
         if self.verbose:
             command.append("-v")
         with (self.workdir / "output.txt").open("wb") as output:
@@ -525,6 +613,34 @@ class BaresipPhone:
     def wait_call_closed(self, timeout: float = 10.0) -> BaresipEvent:
         """Wait for a call to end (``CALL_CLOSED``; ``param`` carries the reason)."""
         return self.wait_event("CALL_CLOSED", timeout)
+
+    def sip_messages(self) -> list[TracedSipMessage]:
+        """The SIP messages sent and received so far (needs ``sip_trace=True``)."""
+        if not self.sip_trace:
+            raise BaresipError("sip_messages() needs a phone made with sip_trace=True")
+        return parse_sip_trace(self.output)
+
+    def wait_sip_request(
+        self, method: str, timeout: float = 10.0, *, index: int = 0
+    ) -> TracedSipMessage:
+        """The ``index``-th ``method`` request this phone received (needs ``sip_trace=True``),
+        waiting up to ``timeout`` seconds for baresip to log it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            received = [
+                m
+                for m in self.sip_messages()
+                if m.method == method and m.destination.endswith(f":{self.sip_port}")
+            ]
+            if len(received) > index:
+                return received[index]
+            if time.monotonic() > deadline:
+                seen = ", ".join(m.method or m.start_line for m in self.sip_messages()) or "none"
+                raise BaresipTimeout(
+                    f"no {method} request #{index + 1} received within {timeout} s; "
+                    f"SIP messages: {seen}"
+                )
+            time.sleep(0.02)
 
     def received_dtmf(self) -> str:
         """The digits baresip reported receiving (RFC 4733 or SIP INFO), in order."""

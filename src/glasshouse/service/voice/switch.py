@@ -102,6 +102,7 @@ Address = tuple[str, int]
 ALLOW: Final = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REFER, NOTIFY, REGISTER"
 _HEADER_VALUE = re.compile(r"[^\x20-\x7e]")
 CONTROL_TYPE: Final = "application/x-glasshouse-control"
+HOUSEKEEPING_S: Final = 5.0
 _DTMF_INFO = re.compile(r"Signal\s*=\s*([0-9*#A-Da-d])", re.IGNORECASE)
 
 
@@ -195,6 +196,8 @@ class Switch:
         self._acd_timers: dict[str, asyncio.TimerHandle] = {}
         self._acd_queue: deque[list[Event]] = deque()
         self._acd_busy = False
+        self._pending_logout: set[tuple[str, str]] = set()
+        self._housekeeping_timer: asyncio.TimerHandle | None = None
         self._ids = itertools.count(1)
         self.stats: dict[str, int] = {"calls": 0, "answered": 0, "refused": 0, "released": 0}
         for center in centers.values():
@@ -208,12 +211,15 @@ class Switch:
 
     async def start(self, port: int) -> None:
         await self.stack.start(self.host, port)
+        self._housekeeping_timer = self._loop.call_later(HOUSEKEEPING_S, self._housekeeping)
 
     @property
     def port(self) -> int:
         return self.stack.address[1]
 
     def close(self) -> None:
+        if self._housekeeping_timer is not None:
+            self._housekeeping_timer.cancel()
         for call in list(self.calls.values()):
             self._release(call, "system", "shutdown")
         for timer in self._acd_timers.values():
@@ -329,7 +335,37 @@ class Switch:
         elif outcome.result is RegisterResult.UNREGISTERED and not self.registrar.contacts(
             outcome.username, now
         ):
-            self._run_acd(center, Acd.logout, agent_id, now_ms())
+            self._phone_gone(tenant_id, agent_id)
+
+    def _phone_gone(self, tenant_id: str, agent_id: str) -> None:
+        """The agent's last phone registration ended: log the agent out, at once when idle,
+        else as soon as the call and its wrap-up are over."""
+        center = self.centers.get(tenant_id)
+        if center is None:
+            return
+        view = center.acd.agent_view(agent_id)
+        if view.presence == "logged_out":
+            return
+        if view.contacts:
+            self._pending_logout.add((tenant_id, agent_id))
+            return
+        self._pending_logout.discard((tenant_id, agent_id))
+        self._run_acd(center, Acd.logout, agent_id, now_ms())
+
+    def _housekeeping(self) -> None:
+        """Every few seconds: expired registrations log their agents out; the guard forgets
+        old failures."""
+        now = self._loop.time()
+        try:
+            for binding in self.registrar.advance(now):
+                if not self.registrar.contacts(binding.username, now):
+                    setup = self.tenants.get(binding.tenant_id)
+                    if setup is not None and setup.phones.ready_on_register:
+                        self._phone_gone(binding.tenant_id, binding.agent_id)
+            self.guard.advance(now)
+        except Exception:
+            _log.exception("housekeeping failed")
+        self._housekeeping_timer = self._loop.call_later(HOUSEKEEPING_S, self._housekeeping)
 
     # -- inbound calls -----------------------------------------------------------------------
 
@@ -799,6 +835,10 @@ class Switch:
             call = self.calls.get(body.contact_id)
             if call is not None:
                 self._spawn(self._ring_agent(call, body.agent_id))
+        elif kind in ("agent.acw_ended", "agent.ready", "agent.not_ready"):
+            key = (event.tenant, body.agent_id)
+            if key in self._pending_logout:
+                self._phone_gone(*key)
         elif kind in ("contact.ring_no_answer", "contact.offer_withdrawn"):
             call = self.calls.get(body.contact_id)
             if call is not None and call.agent is not None and call.agent.agent_id == body.agent_id:
@@ -1300,8 +1340,7 @@ class Switch:
         if holding and not call.held:
             call.held = True
             unbridge(call.caller.rtp)
-            if call.recorder is not None and not call.recorder.is_paused:
-                pass  # hold time is recorded as what the caller hears: silence from the agent
+            leg.rtp.hold()  # the agent's phone asked not to receive (sendonly or inactive)
             self._run_acd(center, Acd.hold, leg.agent_id, call.contact_id, now_ms())
             if call.tenant.media.moh:
                 call.caller.rtp.play(self.kit.music())
@@ -1309,6 +1348,7 @@ class Switch:
             call.held = False
             self._run_acd(center, Acd.retrieve, leg.agent_id, call.contact_id, now_ms())
             call.caller.rtp.stop_playing()
+            leg.rtp.unhold()
             bridge(call.caller.rtp, leg.rtp)
 
     def _on_ack(self, event: AckReceived) -> None:
