@@ -449,16 +449,12 @@ class Switch:
         trunk: Any,
     ) -> None:
         request = event.request
-        rtp = await self.media.open_session()
-        session_id = str(secrets.randbelow(10**9))
-        answer = build_answer(offer, self.host, rtp.port, session_id=session_id)
-        if answer.audio is None:
-            rtp.close()
+        opened = await self._answering_media(request, offer)
+        if opened is None:
             self.guard.call_ended(decision.call_ref)
-            self._respond(request, 488, to_tag=new_tag())
             return
-        self._apply_remote(rtp, answer.audio)
-        contact_id = f"{setup.tenant_id}-{int(time.time())}-{next(self._ids)}"
+        rtp, session_id, answer = opened
+        contact_id = self._new_contact_id(setup)
         leg = Leg("caller", request, event.source, event.reliable, rtp, session_id)
         leg.local_sdp = answer.description
         leg.tx_id = event.tx_id
@@ -475,6 +471,24 @@ class Switch:
             call, trunk.host, trunk.port, trunk.transport, dialled, trunk.caller_id
         )
 
+    async def _answering_media(
+        self, request: SipRequest, offer: SessionDescription
+    ) -> tuple[RtpSession, str, Any] | None:
+        """Our RTP session and SDP answer to ``offer``; None (and 488 sent) when no stream of
+        the offer can be used."""
+        rtp = await self.media.open_session()
+        session_id = str(secrets.randbelow(10**9))
+        answer = build_answer(offer, self.host, rtp.port, session_id=session_id)
+        if answer.audio is None:
+            rtp.close()
+            self._respond(request, 488, to_tag=new_tag())
+            return None
+        self._apply_remote(rtp, answer.audio)
+        return rtp, session_id, answer
+
+    def _new_contact_id(self, setup: TenantSetup) -> str:
+        return f"{setup.tenant_id}-{int(time.time())}-{next(self._ids)}"
+
     def _outbound_tag(self, call: Call) -> str:
         if not call.caller_tag:
             call.caller_tag = new_tag()
@@ -488,15 +502,11 @@ class Switch:
         offer: SessionDescription,
     ) -> None:
         request = event.request
-        rtp = await self.media.open_session()
-        session_id = str(secrets.randbelow(10**9))
-        answer = build_answer(offer, self.host, rtp.port, session_id=session_id)
-        if answer.audio is None:
-            rtp.close()
-            self._respond(request, 488, to_tag=new_tag())
+        opened = await self._answering_media(request, offer)
+        if opened is None:
             return
-        self._apply_remote(rtp, answer.audio)
-        contact_id = f"{setup.tenant_id}-{int(time.time())}-{next(self._ids)}"
+        rtp, session_id, answer = opened
+        contact_id = self._new_contact_id(setup)
         caller = Leg("caller", request, event.source, event.reliable, rtp, session_id)
         caller.local_sdp = answer.description
         call = Call(setup, contact_id, caller, started_ms=now_ms())
