@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test install lint bench clean
+.PHONY: run demo test install lint bench clean
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh $(VENV)
@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh
 install: $(STAMP)
 
 run: install
+	$(VENV)/bin/glasshouse serve
+
+demo: install
 	$(VENV)/bin/glasshouse demo
 
 test: install
@@ -27,6 +30,7 @@ bench: install
 	$(PY) benchmarks/route.py
 	$(PY) benchmarks/metrics.py
 	$(PY) benchmarks/scheduling.py
+	$(PY) benchmarks/sip_parse.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -4,6 +4,7 @@ stream framing, and round trips ``parse_message(bytes(m)) == m`` on random messa
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -42,6 +43,7 @@ from glasshouse.protocols.sip import (
     reason_phrase,
     split_list,
 )
+from glasshouse.protocols.sip.message import _parse_common, _parse_full
 
 
 def wire(text: str) -> bytes:
@@ -1931,3 +1933,363 @@ def test_stream_round_trip_in_random_chunks(batch: list[SipMessage], data: st.Da
     for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
         out += parser.feed(stream[start:end])
     assert out == batch
+
+
+# ---------------------------------------------------------------------------------------------
+# The common-shape fast path and the full validating parser agree. parse_message tries the fast
+# path first and falls back to the full parser for anything it does not take; these tests call
+# both directly: whatever the fast path returns, the full parser returns too (equal message,
+# same bytes), and nothing the fast path accepts is rejected by the full parser.
+
+_COMMON_USER = st.text(
+    alphabet=string.ascii_letters + string.digits + "-_.!~*'()&=+$,;?/#", min_size=1, max_size=10
+)
+_ADDR_SPEC_USER = st.text(
+    alphabet=string.ascii_letters + string.digits + "-_.!~*'()&=+$/#", min_size=1, max_size=10
+)
+_URI_PARAM_TEXT = st.text(
+    alphabet=string.ascii_letters + string.digits + "-_.!~*'()[]/:&+$", min_size=1, max_size=8
+)
+_LABEL = st.text(alphabet=string.ascii_lowercase + string.digits + "-_", max_size=6).map(
+    lambda s: f"a{s}9"
+)
+COMMON_HOSTS = st.one_of(
+    st.lists(_LABEL | st.integers(0, 300).map(str), min_size=1, max_size=3).map(
+        lambda labels: ".".join([*labels, "example"])
+    ),
+    st.ip_addresses(v=4).map(str),
+)
+_PORT = st.none() | st.integers(0, 65535)
+_URI_PARAMS = st.lists(st.tuples(_URI_PARAM_TEXT, st.none() | _URI_PARAM_TEXT), max_size=3)
+_HEADER_VALUE_TEXT = st.text(
+    alphabet=string.ascii_letters + string.digits + "-.!%*_+`'~:[]", min_size=1, max_size=8
+)
+_QUOTED = TEXT.map(quote)
+
+
+def _params_text(params: list[tuple[str, str | None]]) -> str:
+    return "".join(f";{n}" if v is None else f";{n}={v}" for n, v in params)
+
+
+@st.composite
+def common_uri_texts(draw: st.DrawFn, *, addr_spec: bool = False) -> str:
+    user = draw(st.none() | (_ADDR_SPEC_USER if addr_spec else _COMMON_USER))
+    userinfo = ""
+    if user is not None:
+        password = draw(st.none() | st.text(alphabet=string.ascii_letters + "-_.&=+$", max_size=5))
+        userinfo = user + ("" if password is None else f":{password}") + "@"
+    port = draw(_PORT)
+    params = "" if addr_spec else _params_text(draw(_URI_PARAMS))
+    scheme = draw(st.sampled_from(["sip", "sips"]))
+    return f"{scheme}:{userinfo}{draw(COMMON_HOSTS)}{'' if port is None else f':{port}'}{params}"
+
+
+_HEADER_PARAMS_COMMON = st.lists(
+    st.tuples(
+        TOKENS.filter(lambda t: t.lower() not in ("q", "expires")),
+        st.none() | _HEADER_VALUE_TEXT | _QUOTED,
+    ),
+    max_size=3,
+)
+
+
+@st.composite
+def common_name_addrs(draw: st.DrawFn, *, contact: bool = False, brackets: bool = False) -> str:
+    params = draw(_HEADER_PARAMS_COMMON)
+    if contact:
+        params += draw(
+            st.lists(
+                st.tuples(st.sampled_from(["q", "Q"]), st.sampled_from(["0", "0.5", "1.000"]))
+                | st.tuples(st.sampled_from(["expires", "EXPIRES"]), st.sampled_from(["0", "60"])),
+                max_size=2,
+            )
+        )
+    if not brackets and draw(st.booleans()):
+        plain = [(n, v) for n, v in params if v is None or not v.startswith('"')]
+        return draw(common_uri_texts(addr_spec=True)) + _params_text(plain)
+    display = draw(
+        st.one_of(
+            st.just(""),
+            _QUOTED.map(lambda q: q + " "),
+            st.lists(TOKENS, min_size=1, max_size=3).map(lambda w: " ".join(w) + " "),
+        )
+    )
+    return f"{display}<{draw(common_uri_texts())}>{_params_text(params)}"
+
+
+@st.composite
+def common_vias(draw: st.DrawFn) -> str:
+    port = draw(_PORT)
+    params = [("branch", "z9hG4bK" + draw(TOKENS))]
+    params += draw(
+        st.lists(
+            st.one_of(
+                st.just(("rport", None)),
+                st.integers(0, 65535).map(lambda p: ("rport", str(p))),
+                st.ip_addresses(v=4).map(lambda a: ("received", str(a))),
+                st.tuples(
+                    TOKENS.filter(
+                        lambda t: t.lower() not in ("ttl", "maddr", "received", "rport", "branch")
+                    ),
+                    st.none() | _HEADER_VALUE_TEXT,
+                ),
+            ),
+            max_size=3,
+        )
+    )
+    transport = draw(st.sampled_from(["UDP", "TCP", "TLS", "WS", "WSS", "SCTP"]))
+    host = draw(COMMON_HOSTS) + ("" if port is None else f":{port}")
+    return f"SIP/2.0/{transport} {host}{_params_text(draw(st.permutations(params)))}"
+
+
+_NAMES = {
+    "Via": ["Via", "v", "VIA", "via"],
+    "From": ["From", "f", "from"],
+    "To": ["To", "t", "TO"],
+    "Call-ID": ["Call-ID", "i", "call-id"],
+    "CSeq": ["CSeq", "cseq", "CSEQ"],
+    "Contact": ["Contact", "m"],
+    "Content-Length": ["Content-Length", "l", "content-length"],
+    "Content-Type": ["Content-Type", "c"],
+}
+
+
+@st.composite
+def common_messages(draw: st.DrawFn) -> bytes:
+    """A message of the shape the fast path takes, with header names spelled in any of the
+    usual ways and fields in random order."""
+
+    def name(canonical: str) -> str:
+        return draw(st.sampled_from(_NAMES.get(canonical, [canonical])))
+
+    method = draw(st.sampled_from(["INVITE", "ACK", "BYE", "REGISTER", "OPTIONS"]) | TOKENS)
+    lines = [(name("Via"), v) for v in draw(st.lists(common_vias(), min_size=1, max_size=3))]
+    if draw(st.booleans()) and len(lines) > 1:  # several Via values on one line
+        lines = [(lines[0][0], ", ".join(v for _, v in lines))]
+    lines += [
+        (name("From"), draw(common_name_addrs())),
+        (name("To"), draw(common_name_addrs())),
+        (name("Call-ID"), draw(TOKENS) + draw(st.sampled_from(["", "@host.example"]))),
+        (name("CSeq"), f"{draw(st.integers(0, 2**31 - 1))} {method}"),
+    ]
+    optional: list[tuple[str, st.SearchStrategy[str]]] = [
+        ("Max-Forwards", st.integers(0, 255).map(str)),
+        (name("Contact"), common_name_addrs(contact=True) | st.just("*")),
+        ("Route", common_name_addrs(brackets=True)),
+        ("Record-Route", common_name_addrs(brackets=True)),
+        ("Expires", st.integers(0, 2**32 - 1).map(str)),
+        (name("Content-Type"), st.sampled_from(["application/sdp", "text/plain;a=b"])),
+        ("Allow", st.lists(TOKENS, min_size=1, max_size=4).map(", ".join)),
+        ("User-Agent", TEXT),
+    ]
+    lines += [(n, draw(values)) for n, values in optional if draw(st.booleans())]
+    lines += draw(EXTENSION_HEADERS)
+    lines = draw(st.permutations(lines))
+    if draw(st.booleans()):
+        start = f"{method} {draw(common_uri_texts())} SIP/2.0"
+    else:
+        status = draw(st.integers(100, 699))
+        start = f"SIP/2.0 {status} {draw(TEXT)}"
+    body = draw(st.binary(max_size=40))
+    if draw(st.booleans()):
+        lines.append((name("Content-Length"), str(len(body))))
+    head = "\r\n".join([start, *(f"{n}: {v}" for n, v in lines)])
+    return head.encode() + b"\r\n\r\n" + body
+
+
+def _outcome(parse: Callable[[bytes], SipMessage], data: bytes) -> object:
+    try:
+        return parse(data)
+    except SipParseError as exc:
+        return type(exc), exc.reason, exc.response_hint
+
+
+@settings(max_examples=50, deadline=None)
+@given(common_messages())
+def test_fast_path_takes_common_messages_and_agrees_with_the_full_parser(data: bytes) -> None:
+    fast = _parse_common(data)
+    full = _parse_full(data)
+    assert fast is not None
+    assert fast == full
+    assert bytes(fast) == bytes(full)
+    assert parse_message(bytes(fast)) == fast
+    # the typed readers give the same values whichever parser produced the message
+    for typed in ("via", "from_", "to", "cseq", "contact", "route", "content_type", "allow"):
+        assert getattr(fast, typed) == getattr(full, typed)
+
+
+@settings(max_examples=40, deadline=None)
+@given(messages())
+def test_fast_path_agrees_with_the_full_parser_on_random_messages(message: SipMessage) -> None:
+    data = bytes(message)
+    fast = _parse_common(data)
+    assert fast is None or (fast == _parse_full(data) and bytes(fast) == data)
+
+
+_INTERESTING = ':;,<>"\\ \t%@[]=?*/.-_~+!#()&$0123456789aZ\x00\x7fé'
+
+
+@st.composite
+def mutated_common_messages(draw: st.DrawFn) -> bytes:
+    data = draw(common_messages())
+    head_end = data.index(b"\r\n\r\n")
+    text = data[:head_end].decode()
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(text) - 1))
+        action = draw(st.integers(0, 3))
+        if action == 0:  # replace a character with one that means something to SIP
+            text = text[:at] + draw(st.sampled_from(_INTERESTING)) + text[at + 1 :]
+        elif action == 1:  # insert one
+            text = text[:at] + draw(st.sampled_from(_INTERESTING)) + text[at:]
+        elif action == 2:  # delete a few characters
+            text = text[:at] + text[at + draw(st.integers(1, 4)) :]
+        else:  # duplicate a slice (a repeated parameter, header or separator)
+            text = text[:at] + text[at : at + draw(st.integers(1, 30))] + text[at:]
+    return text.encode() + data[head_end:]
+
+
+@settings(max_examples=200, deadline=None)
+@given(mutated_common_messages())
+def test_fast_path_never_accepts_what_the_full_parser_rejects(data: bytes) -> None:
+    fast = _parse_common(data)
+    if fast is not None:
+        assert _parse_full(data) == fast
+    assert _outcome(parse_message, data) == _outcome(_parse_full, data)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(common_messages(), min_size=1, max_size=3), st.data())
+def test_stream_parser_fast_path_agrees_with_the_full_parser(
+    batch: list[bytes], data: st.DataObject
+) -> None:
+    framed = [m if b"\r\nContent-Length:" in m else bytes(_parse_full(m)) for m in batch]
+    stream = b"".join(framed)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=5)))
+    parser = SipStreamParser()
+    out: list[SipMessage] = []
+    for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
+        out += parser.feed(stream[start:end])
+    assert out == [_parse_full(m) for m in framed]
+
+
+# Typed values: each parser's common-shape path gives what its full parser gives, or leaves
+# the value to it (same value, or same error).
+
+_TYPED: list[tuple[str, Callable[[str], object], Callable[[str], object]]] = [
+    ("via", Via.parse, Via._parse_full),
+    ("name-addr", NameAddr.parse, NameAddr._parse_full),
+    (
+        "route",
+        lambda t: NameAddr.parse(t, brackets=True),
+        lambda t: NameAddr._parse_full(t, brackets=True),
+    ),
+    ("cseq", CSeq.parse, CSeq._parse_full),
+    ("media type", MediaType.parse, MediaType._parse_full),
+]
+
+
+def _value_outcome(parse: Callable[[str], object], text: str) -> object:
+    try:
+        return parse(text)
+    except SipParseError as exc:
+        return exc.reason
+
+
+@st.composite
+def typed_texts(draw: st.DrawFn) -> str:
+    text = draw(
+        st.one_of(
+            common_vias(),
+            common_name_addrs(),
+            common_name_addrs(contact=True),
+            st.builds(lambda n, m: f"{n} {m}", st.integers(0, 2**32), TOKENS),
+            st.sampled_from(["application/sdp", 'text/plain;charset="utf-8"', "a/b;c;d=e"]),
+            VIAS.map(str),
+            NAME_ADDRS.map(str),
+        )
+    )
+    for _ in range(draw(st.integers(0, 2))):
+        at = draw(st.integers(0, len(text)))
+        if draw(st.booleans()):
+            text = text[:at] + draw(st.sampled_from(_INTERESTING)) + text[at + 1 :]
+        else:
+            text = text[:at] + text[at : at + draw(st.integers(1, 12))] + text[at:]
+    return text
+
+
+@settings(max_examples=200, deadline=None)
+@given(typed_texts())
+def test_typed_parsers_fast_paths_agree_with_the_full_parsers(text: str) -> None:
+    for _, parse, full in _TYPED:
+        assert _value_outcome(parse, text) == _value_outcome(full, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SIP/2.0/UDP 1.2.3.4;branch=z9hG4bK1",
+        "SIP/2.0/UDP 1.2.3;branch=z9hG4bK1",
+        "SIP/2.0/UDP 01.2.3.4;branch=z9hG4bK1",
+        "SIP/2.0/UDP 256.1.1.1;branch=z9hG4bK1",
+        "SIP/2.0/UDP 1.2.3.4.;branch=z9hG4bK1",
+        "SIP/2.0/UDP 1-2.example:65535;rport=65536",
+        "SIP/2.0/UDP h:00080;branch=z9hG4bK1;RPORT;Received=192.0.2.1",
+        "SIP/2.0/UDP h;branch;rport",
+        "SIP/2.0/UDP h;ttl=1;maddr=224.0.0.1",
+        "SIP/2.0/UDP h;received=example.com",
+        "SIP/2.0/UDP a-.example;branch=x",
+        "SIP/2.0/UDP _sip.example;branchy=x;branch=z9hG4bK",
+        '"A \\"B\\"" <sip:a@b>;tag=1',
+        "A  B\t<sip:a@b>",
+        '<sip:a@b>;x="<";tag=2',
+        'sip:a@b;x="<"',
+        "sip:a;b@c",
+        "sip:a@b?c",
+        "sip:a@b:5060;tag=1",
+        "<sip:a:@b;lr>",
+        "<sip:#1@b>",
+        "<sip:a@b>;q=2;expires=x",
+        "<sip:a@b>;q=0.5;q",
+        "0009 INVITE",
+        "2147483648 INVITE",
+        "1\tINVITE",
+        'application/sdp;charset="x\\"',
+    ],
+)
+def test_typed_parsers_on_edge_shapes(text: str) -> None:
+    for _, parse, full in _TYPED:
+        assert _value_outcome(parse, text) == _value_outcome(full, text)
+
+
+def test_status_codes_above_699_are_a_parse_error() -> None:
+    data = wire("SIP/2.0 700 Too High\n" + _SIMPLE[36:] + "\n")
+    with pytest.raises(SipParseError) as excinfo:
+        parse_message(data)
+    assert excinfo.value.reason == "bad status code 700"
+
+
+_HEAD_OK = wire(  # a request head without its To
+    "OPTIONS sip:bob@example.com SIP/2.0\n"
+    "Via: SIP/2.0/UDP pc33.example.com;branch=z9hG4bK1\n"
+    "From: <sip:alice@example.com>;tag=1\n"
+    "Call-ID: worst@example.com\n"
+    "CSeq: 1 OPTIONS\n"
+)
+_TO_OK = b"To: <sip:bob@example.com>\r\n\r\n"
+_FAST_WORST_CASES = {
+    "label of dashes": _HEAD_OK + b"To: <sip:a@a" + b"-" * 60_000 + b">\r\n\r\n",
+    "display words": _HEAD_OK + b"To: " + b"a " * 30_000 + b"<sip:a@b>\r\n\r\n",
+    "via params": _HEAD_OK.replace(b"z9hG4bK1", b"z9hG4bK1" + b";rport" * 10_000) + _TO_OK,
+    "digits and dots": _HEAD_OK + b"To: <sip:a@" + b"1." * 30_000 + b">\r\n\r\n",
+    "user part": _HEAD_OK.replace(b"sip:bob@", b"sip:" + b"a;" * 30_000 + b"b@", 1) + _TO_OK,
+    "quoted display": _HEAD_OK + b'To: "' + b"\\a" * 30_000 + b'" <sip:a@b>\r\n\r\n',
+    "many fields": _HEAD_OK + b"X-A: y\r\n" * 8_000 + _TO_OK,
+    "long list": _HEAD_OK + b"Allow: " + b"A," * 30_000 + b"B\r\n" + _TO_OK,
+}
+
+
+@pytest.mark.parametrize("name", sorted(_FAST_WORST_CASES))
+def test_fast_path_takes_bounded_time_on_crafted_inputs(name: str) -> None:
+    data = _FAST_WORST_CASES[name]
+    # linear work on 64 KB takes milliseconds; backtracking patterns would stall the suite
+    assert _outcome(parse_message, data) == _outcome(_parse_full, data)

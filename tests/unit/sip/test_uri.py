@@ -4,6 +4,7 @@ RFC 3261 19.1.4 and RFC 3966 section 4."""
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -18,6 +19,7 @@ from glasshouse.protocols.sip import (
     Uri,
     parse_uri,
 )
+from glasshouse.protocols.sip.uri import _parse_uri_full, common_sip_uri
 
 # ---------------------------------------------------------------------------------------------
 # Parsing
@@ -258,3 +260,120 @@ def test_uri_round_trip(uri: Uri) -> None:
     assert parse_uri(text) == uri
     assert str(parse_uri(text)) == text
     assert uri.equivalent(parse_uri(text))
+
+
+# ---------------------------------------------------------------------------------------------
+# The common shape (plain ``sip:user@host:port;params``) is read by one regular expression;
+# whatever it reads, the full parser reads the same, and it leaves everything else to it.
+
+_COMMON_USERS = st.text(
+    alphabet=string.ascii_letters + string.digits + "-_.!~*'()&=+$,;?/#", min_size=1, max_size=10
+)
+_COMMON_PARAM_TEXT = st.text(
+    alphabet=string.ascii_letters + string.digits + "-_.!~*'()[]/:&+$", min_size=1, max_size=8
+)
+_COMMON_HOSTS = st.one_of(
+    st.lists(
+        st.text(alphabet=string.ascii_lowercase + string.digits + "-_", max_size=6).map(
+            lambda s: f"a{s}9"
+        )
+        | st.integers(0, 300).map(str),
+        min_size=1,
+        max_size=3,
+    ).map(lambda labels: ".".join([*labels, "example"])),
+    st.ip_addresses(v=4).map(str),
+)
+
+
+@st.composite
+def common_uri_texts(draw: st.DrawFn) -> str:
+    user = draw(st.none() | _COMMON_USERS)
+    userinfo = ""
+    if user is not None:
+        password = draw(st.none() | st.text(alphabet=string.ascii_letters + "-_.&=+$,", max_size=5))
+        userinfo = user + ("" if password is None else f":{password}") + "@"
+    port = draw(st.none() | st.integers(0, 65535).map(str) | st.sampled_from(["00080", "0"]))
+    params = draw(st.lists(st.tuples(_COMMON_PARAM_TEXT, st.none() | _COMMON_PARAM_TEXT)))
+    return (
+        draw(st.sampled_from(["sip", "sips"]))
+        + f":{userinfo}{draw(_COMMON_HOSTS)}"
+        + ("" if port is None else f":{port}")
+        + "".join(f";{n}" if v is None else f";{n}={v}" for n, v in params)
+    )
+
+
+_SIGNIFICANT = ":;@=?&%.-_#[]<> \t0123456789aZé\x00"
+
+
+@st.composite
+def uri_texts(draw: st.DrawFn) -> str:
+    text = draw(st.one_of(common_uri_texts(), sip_uris().map(str), TEL_URIS.map(str)))
+    for _ in range(draw(st.integers(0, 3))):
+        at = draw(st.integers(0, len(text)))
+        if draw(st.booleans()):
+            text = text[:at] + draw(st.sampled_from(_SIGNIFICANT)) + text[at + 1 :]
+        else:
+            text = text[:at] + text[at : at + draw(st.integers(1, 10))] + text[at:]
+    return text
+
+
+def _outcome(parse: Callable[[str], Uri], text: str) -> object:
+    try:
+        return parse(text)
+    except SipParseError as exc:
+        return exc.reason
+
+
+@settings(max_examples=100, deadline=None)
+@given(common_uri_texts())
+def test_common_uris_are_read_by_the_common_shape(text: str) -> None:
+    uri = common_sip_uri(text)
+    assert uri is not None
+    full = _parse_uri_full(text)
+    assert uri == full and hash(uri) == hash(full) and repr(uri) == repr(full)
+    assert parse_uri(str(uri)) == uri
+
+
+@settings(max_examples=250, deadline=None)
+@given(uri_texts())
+def test_common_shape_agrees_with_the_full_parser(text: str) -> None:
+    assert _outcome(parse_uri, text) == _outcome(_parse_uri_full, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sip:1.2.3.4",
+        "sip:1.2.3",
+        "sip:01.2.3.4",
+        "sip:256.1.1.1",
+        "sip:1.2.3.4.",
+        "sip:1.2.3.4.5",
+        "sip:example.com.",
+        "sip:-a",
+        "sip:a-",
+        "sip:a_b.1-2",
+        "sip:a..b",
+        "sip:h:0",
+        "sip:h:65535",
+        "sip:h:65536",
+        "sip:h:00080",
+        "sip:h:123456",
+        "sip:h:",
+        "sip:a:@h",
+        "sip:a:b:c@h",
+        "sip:#1@h",
+        "sip:a@b@c",
+        "sip:a;b=c@h;d",
+        "sip:h;a=b=c",
+        "sip:h;;a",
+        "sip:h;a=",
+        "sip:h?x=y",
+        "SIP:a@h",
+        "sip:a%41@h",
+        "sip:[::1]:5060",
+        "sip:h;maddr=[::1];lr;transport=tcp",
+    ],
+)
+def test_common_shape_edges(text: str) -> None:
+    assert _outcome(parse_uri, text) == _outcome(_parse_uri_full, text)

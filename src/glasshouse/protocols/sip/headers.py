@@ -19,19 +19,26 @@ from typing import Final, Literal, TypeVar
 
 from glasshouse.protocols.sip.uri import (
     ALPHANUM,
+    HOST_SHAPE,
+    IPV4_SHAPE,
     NO_PARAMS,
+    PORT_SHAPE,
+    SIP_ADDR_SPEC_SHAPE,
+    SIP_URI_SHAPE,
     TOKEN_CHARS,
     Params,
     SipParseError,
     Uri,
+    _parse_uri_full,
     all_in,
+    char_class,
     check_host,
     check_text,
+    common_sip_uri,
     format_host,
     is_token,
     parse_host,
     parse_port,
-    parse_uri,
     show,
     span_pattern,
 )
@@ -41,7 +48,8 @@ _T = TypeVar("_T")
 # ---------------------------------------------------------------------------------------------
 # Names
 
-_KNOWN_NAMES: Final = (
+#: Header names the stack knows, in their usual spelling.
+KNOWN_NAMES: Final = (
     "Accept",
     "Accept-Contact",
     "Accept-Encoding",
@@ -119,7 +127,8 @@ _KNOWN_NAMES: Final = (
     "Warning",
     "WWW-Authenticate",
 )
-_CANONICAL: Final = {name.lower(): name for name in _KNOWN_NAMES}
+_CANONICAL: Final = {name.lower(): name for name in KNOWN_NAMES}
+_KNOWN: Final = frozenset(KNOWN_NAMES)
 
 COMPACT_FORMS: Final = {
     "a": "Accept-Contact",
@@ -200,6 +209,9 @@ def split_list(value: str) -> list[str]:
     """Split a list-valued field on commas outside quoted strings and ``<...>``."""
     if "," not in value:
         return [value.strip(" \t")]
+    if '"' not in value and "<" not in value:
+        # Nothing can hide a comma: every comma separates two items.
+        return [item.strip(" \t") for item in value.split(",")]
     items: list[str] = []
     start = 0
     quoted = False
@@ -248,7 +260,8 @@ class Headers:
 
     @classmethod
     def _trusted(cls, fields: list[tuple[str, str]]) -> Headers:
-        """Wrap fields that are already normalised (the parser's output)."""
+        """Wrap fields that are already normalised (the parser's output): a known name in its
+        canonical spelling, which is how get() and get_all() look for it."""
         headers = cls()
         headers._fields = fields
         return headers
@@ -306,7 +319,13 @@ class Headers:
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of that name, or ``default``."""
-        key = canonical_name(name).lower()
+        canonical = canonical_name(name)
+        if canonical in _KNOWN:  # stored in exactly this spelling
+            for n, v in self._fields:
+                if n == canonical:
+                    return v
+            return default
+        key = canonical.lower()
         for n, v in self._fields:
             if n.lower() == key:
                 return v
@@ -314,7 +333,10 @@ class Headers:
 
     def get_all(self, name: str) -> list[str]:
         """Every value of that name, in order."""
-        key = canonical_name(name).lower()
+        canonical = canonical_name(name)
+        if canonical in _KNOWN:  # stored in exactly this spelling
+            return [v for n, v in self._fields if n == canonical]
+        key = canonical.lower()
         return [v for n, v in self._fields if n.lower() == key]
 
     def __getitem__(self, name: str) -> str:
@@ -469,6 +491,15 @@ def _construct(cur: _Cursor, make: Callable[[], _T]) -> _T:
         raise
     except ValueError as exc:
         raise cur.fail(str(exc)) from None
+
+
+def _trusted(cls: type[_T], **fields: object) -> _T:
+    """An instance of a frozen dataclass built from parts a shape pattern has already checked
+    (so its __post_init__ would find nothing wrong)."""
+    value = object.__new__(cls)
+    for name, field_value in fields.items():
+        object.__setattr__(value, name, field_value)
+    return value
 
 
 def quote(text: str) -> str:
@@ -672,6 +703,22 @@ class Via:
 
     @classmethod
     def parse(cls, text: str, *, what: str = "Via header") -> Via:
+        match = VIA_SHAPE.fullmatch(text)
+        if match is None:
+            return cls._parse_full(text, what=what)
+        transport, host, port, params = match.groups()
+        return _trusted(
+            cls,
+            protocol=_SIP_2_0,
+            transport=transport,
+            host=host,
+            port=None if port is None else int(port),
+            params=_shape_params(params),
+        )
+
+    @classmethod
+    def _parse_full(cls, text: str, *, what: str = "Via header") -> Via:
+        """Via.parse by the full parser alone (for any shape)."""
         cur = _Cursor(text, what)
         cur.skip_ws()
         name = cur.token("protocol name")
@@ -795,6 +842,24 @@ class NameAddr:
     @classmethod
     def parse(cls, text: str, *, what: str = "name-addr", brackets: bool = False) -> NameAddr:
         """Parse name-addr or addr-spec form; ``brackets=True`` requires ``<...>`` (Route)."""
+        match = (ROUTE_SHAPE if brackets else NAME_ADDR_SHAPE).fullmatch(text)
+        if match is not None:
+            groups = match.groups()
+            quoted, tokens, raw_uri, params = groups[:4]
+            if raw_uri is None:  # the addr-spec alternative
+                raw_uri, params = groups[4:6]
+            uri = common_sip_uri(raw_uri)
+            if uri is not None:
+                if quoted is not None:
+                    display: str | None = unquote(quoted)
+                else:
+                    display = None if tokens is None else " ".join(tokens.split())
+                return _trusted(cls, uri=uri, display_name=display, params=_shape_params(params))
+        return cls._parse_full(text, what=what, brackets=brackets)
+
+    @classmethod
+    def _parse_full(cls, text: str, *, what: str = "name-addr", brackets: bool = False) -> NameAddr:
+        """NameAddr.parse by the full parser alone (for any shape)."""
         cur = _Cursor(text, what)
         cur.skip_ws()
         display: str | None = None
@@ -858,7 +923,7 @@ class NameAddr:
 
 def _uri(raw: str, cur: _Cursor) -> Uri:
     try:
-        return parse_uri(raw)
+        return _parse_uri_full(raw)
     except SipParseError as exc:
         raise cur.fail(exc.reason) from None
 
@@ -882,9 +947,18 @@ WILDCARD: Final[Wildcard] = "*"
 
 def parse_contact(text: str, what: str = "Contact header") -> NameAddr | Wildcard:
     """One Contact value: a name-addr with valid ``expires``/``q``, or the wildcard ``*``."""
+    return _parse_contact(text, what, NameAddr.parse)
+
+
+def _parse_contact_full(text: str, what: str = "Contact header") -> NameAddr | Wildcard:
+    """parse_contact by the full parser alone (for any shape)."""
+    return _parse_contact(text, what, NameAddr._parse_full)
+
+
+def _parse_contact(text: str, what: str, parse: Callable[..., NameAddr]) -> NameAddr | Wildcard:
     if text.strip(_WS) == "*":
         return WILDCARD
-    contact = NameAddr.parse(text, what=what)
+    contact = parse(text, what=what)
     try:
         _ = contact.expires, contact.q
     except SipParseError as exc:
@@ -911,6 +985,14 @@ class CSeq:
 
     @classmethod
     def parse(cls, text: str, *, what: str = "CSeq header") -> CSeq:
+        match = CSEQ_SHAPE.fullmatch(text)
+        if match is not None and int(match[1]) < 2**31:
+            return cls(int(match[1]), match[2])
+        return cls._parse_full(text, what=what)
+
+    @classmethod
+    def _parse_full(cls, text: str, *, what: str = "CSeq header") -> CSeq:
+        """CSeq.parse by the full parser alone (for any shape)."""
         cur = _Cursor(text, what)
         cur.skip_ws()
         digits = cur.run(_DIGITS)
@@ -942,6 +1024,15 @@ class MediaType:
 
     @classmethod
     def parse(cls, text: str, *, what: str = "Content-Type header") -> MediaType:
+        match = MEDIA_TYPE_SHAPE.fullmatch(text)
+        if match is None:
+            return cls._parse_full(text, what=what)
+        main_type, subtype, params = match.groups()
+        return _trusted(cls, main_type=main_type, subtype=subtype, params=_shape_params(params))
+
+    @classmethod
+    def _parse_full(cls, text: str, *, what: str = "Content-Type header") -> MediaType:
+        """MediaType.parse by the full parser alone (for any shape)."""
         cur = _Cursor(text, what)
         cur.skip_ws()
         main_type = cur.token("media type")
@@ -1248,3 +1339,80 @@ class SubscriptionState:
     @property
     def reason(self) -> str | None:
         return self.params.get("reason")
+
+
+# ---------------------------------------------------------------------------------------------
+# Common shapes. Each pattern matches, with ``fullmatch``, a subset of the values the full
+# parser accepts: the usual way of writing the field (no optional whitespace, no IPv6, no
+# %-escapes, only the usual parameters). A value that matches is accepted by the full parser,
+# with the parts the groups capture, so the parsers above build it from the groups and checking
+# a message can stop at the match; any other value goes through the full parser.
+
+_SIP_2_0: Final = "SIP/2.0"
+_TOKEN_RE: Final = char_class(TOKEN_CHARS)
+_VALUE_RE: Final = char_class(_VALUE_CHARS)
+# A quoted string: plain characters, or a backslash and any character. Surrogates are left to
+# the full parser, which decides whether they can be encoded. Written as runs of plain
+# characters between escapes, which the regex engine scans far faster than one alternation per
+# character.
+_QUOTED_PLAIN: Final = r'[^"\\\r\n\ud800-\udfff]*+'
+_QUOTED_RE: Final = rf'"{_QUOTED_PLAIN}(?:\\[^\r\n\ud800-\udfff]{_QUOTED_PLAIN})*+"'
+_QVALUE_RE: Final = r"(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)"
+_PARAM_ITEM: Final = re.compile(rf";({_TOKEN_RE}++)(?:=({_VALUE_RE}++|{_QUOTED_RE}))?")
+
+
+def _param_shape(*, quoted: bool, contact: bool) -> str:
+    """One ``;name[=value]`` header parameter. An addr-spec cannot have quoted values (a '<'
+    inside one would be taken for a name-addr); a Contact's q and expires must be valid."""
+    value = f"(?:{_VALUE_RE}++|{_QUOTED_RE})" if quoted else f"{_VALUE_RE}++"
+    generic = f"{_TOKEN_RE}++(?:={value})?"
+    if not contact:
+        return f";{generic}"
+    return (
+        f";(?:(?i:q)={_QVALUE_RE}|(?i:expires)=[0-9]{{1,9}}"
+        f"|(?!(?i:q|expires)(?!{_TOKEN_RE})){generic})"
+    )
+
+
+def _shape_params(raw: str) -> Params:
+    """The parameters captured by a shape pattern (``;a=1;b``), values as written."""
+    if not raw:
+        return NO_PARAMS
+    return Params([(name, value or None) for name, value in _PARAM_ITEM.findall(raw)])
+
+
+def _name_addr_shape(*, brackets: bool, contact: bool) -> re.Pattern[str]:
+    """Groups: quoted display name, token display name, URI, parameters; then URI and
+    parameters of the addr-spec form."""
+    display = f"(?:({_QUOTED_RE})[ \t]*+|({_TOKEN_RE}++(?:[ \t]++{_TOKEN_RE}++)*+)[ \t]*+)?"
+    params = _param_shape(quoted=True, contact=contact)
+    name_addr = f"{display}<({SIP_URI_SHAPE})>((?:{params})*+)"
+    if brackets:
+        return re.compile(name_addr)
+    params = _param_shape(quoted=False, contact=contact)
+    return re.compile(f"{name_addr}|({SIP_ADDR_SPEC_SHAPE})((?:{params})*+)")
+
+
+#: From, To, Refer-To...: accepted by ``NameAddr.parse``.
+NAME_ADDR_SHAPE: Final = _name_addr_shape(brackets=False, contact=False)
+#: Route, Record-Route: accepted by ``NameAddr.parse(..., brackets=True)``.
+ROUTE_SHAPE: Final = _name_addr_shape(brackets=True, contact=False)
+#: One Contact value (not ``*``): accepted by :func:`parse_contact`.
+CONTACT_SHAPE: Final = _name_addr_shape(brackets=False, contact=True)
+#: Accepted by ``Via.parse``; ttl and maddr, and received other than IPv4, are left out.
+#: Groups: transport, host, port, parameters.
+VIA_SHAPE: Final = re.compile(
+    rf"SIP/2\.0/({_TOKEN_RE}++) ({HOST_SHAPE})(?::({PORT_SHAPE}))?"
+    rf"((?:;(?:(?i:branch)={_VALUE_RE}++|(?i:rport)(?:={PORT_SHAPE})?|(?i:received)={IPV4_SHAPE}"
+    rf"|(?!(?i:ttl|maddr|received|rport|branch)(?!{_TOKEN_RE})){_TOKEN_RE}++(?:={_VALUE_RE}++)?))*+)"
+)
+#: The first ``branch`` parameter of a value that matches :data:`VIA_SHAPE`.
+VIA_BRANCH: Final = re.compile(r";(?i:branch)=([^;]*+)")
+#: Accepted by :func:`parse_call_id`.
+CALL_ID_SHAPE: Final = re.compile(f"{char_class(_WORD_CHARS)}++(?:@{char_class(_WORD_CHARS)}++)?")
+#: Sequence number (group 1, below 2**31 once checked) and method (group 2) of a CSeq.
+CSEQ_SHAPE: Final = re.compile(rf"([0-9]{{1,10}})[ \t]++({_TOKEN_RE}++)")
+#: Accepted by ``MediaType.parse``. Groups: type, subtype, parameters.
+MEDIA_TYPE_SHAPE: Final = re.compile(
+    f"({_TOKEN_RE}++)/({_TOKEN_RE}++)((?:{_param_shape(quoted=True, contact=False)})*+)"
+)

@@ -6,17 +6,31 @@ Parsing checks the start line, the header framing and the fields the transaction
 layers rely on (Via, From, To, Call-ID, CSeq, Max-Forwards, Contact, Route, Record-Route,
 Expires, Content-Type, Date); other fields are checked when a typed accessor reads them.
 ``parse_message(bytes(m)) == m`` for every message the parser returns or the API can build.
+
+Messages written the usual way are read by a few regular expressions (see "The common case"
+below) and everything else by the full parser, with the same result and the same errors.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final, NoReturn, TypeVar
 
 from glasshouse.protocols.sip.headers import (
+    CALL_ID_SHAPE,
+    COMPACT_FORMS,
+    CONTACT_SHAPE,
+    CSEQ_SHAPE,
+    KNOWN_NAMES,
     LIST_HEADERS,
+    MEDIA_TYPE_SHAPE,
+    NAME_ADDR_SHAPE,
+    ROUTE_SHAPE,
+    VIA_BRANCH,
+    VIA_SHAPE,
     AuthHeader,
     CSeq,
     Event,
@@ -27,6 +41,7 @@ from glasshouse.protocols.sip.headers import (
     SipWarning,
     SubscriptionState,
     Via,
+    _parse_contact_full,
     canonical_name,
     parse_call_id,
     parse_contact,
@@ -37,14 +52,17 @@ from glasshouse.protocols.sip.headers import (
     split_list,
 )
 from glasshouse.protocols.sip.uri import (
+    TOKEN_CHARS,
     AbsoluteUri,
     SipParseError,
     SipUri,
     TelUri,
     Uri,
+    _parse_uri_full,
+    char_class,
     check_text,
+    common_sip_uri,
     is_token,
-    parse_uri,
     show,
 )
 
@@ -400,7 +418,8 @@ class ResponseHint:
 
     def response(self, *, to_tag: str | None = None, agent: str = "-") -> SipResponse:
         """The response, with ``Warning: 399 <agent> "<warning>"``."""
-        headers = _response_headers(Headers._trusted(list(self.request_headers)), to_tag)
+        request = Headers._trusted([(canonical_name(n), v) for n, v in self.request_headers])
+        headers = _response_headers(request, to_tag)
         headers.add("Warning", str(SipWarning(399, agent, self.warning)))
         for name, value in self.extra_headers:
             headers.add(name, value)
@@ -484,18 +503,19 @@ _REQUIRED: Final = ("Via", "From", "To", "Call-ID", "CSeq")
 _SINGLE: Final = frozenset(
     {"from", "to", "call-id", "cseq", "max-forwards", "expires", "content-type", "date"}
 )
+# The full parsers, without their common-shape paths: what the full validating parser runs.
 _VALIDATORS: Final[dict[str, Callable[[str, str], object]]] = {
-    "via": lambda v, w: Via.parse(v, what=w),
-    "from": lambda v, w: NameAddr.parse(v, what=w),
-    "to": lambda v, w: NameAddr.parse(v, what=w),
+    "via": lambda v, w: Via._parse_full(v, what=w),
+    "from": lambda v, w: NameAddr._parse_full(v, what=w),
+    "to": lambda v, w: NameAddr._parse_full(v, what=w),
     "call-id": parse_call_id,
-    "cseq": lambda v, w: CSeq.parse(v, what=w),
+    "cseq": lambda v, w: CSeq._parse_full(v, what=w),
     "max-forwards": parse_max_forwards,
-    "contact": parse_contact,
-    "route": lambda v, w: NameAddr.parse(v, what=w, brackets=True),
-    "record-route": lambda v, w: NameAddr.parse(v, what=w, brackets=True),
+    "contact": _parse_contact_full,
+    "route": lambda v, w: NameAddr._parse_full(v, what=w, brackets=True),
+    "record-route": lambda v, w: NameAddr._parse_full(v, what=w, brackets=True),
     "expires": parse_delta_seconds,
-    "content-type": lambda v, w: MediaType.parse(v, what=w),
+    "content-type": lambda v, w: MediaType._parse_full(v, what=w),
     "date": parse_date,
 }
 _MAX_CONTENT_LENGTH_DIGITS: Final = 10
@@ -599,7 +619,7 @@ def _parse_status_line(start: str) -> tuple[int, str]:
     if not (len(code) == 3 and code.isascii() and code.isdigit()):
         raise SipParseError(f"bad status code {show(code)}")
     status = int(code)
-    if status < 100:
+    if not 100 <= status <= 699:
         raise SipParseError(f"bad status code {code}")
     return status, reason
 
@@ -620,7 +640,7 @@ def _parse_request_line(start: str) -> tuple[str, Uri]:
     if raw_uri.startswith("<"):
         raise SipParseError("bad Request-URI: must not be enclosed in <>")
     try:
-        uri = parse_uri(raw_uri)
+        uri = _parse_uri_full(raw_uri)
     except SipParseError as exc:
         raise SipParseError(f"bad Request-URI: {exc.reason}") from None
     if isinstance(uri, SipUri) and uri.headers:
@@ -731,6 +751,12 @@ def parse_message(data: bytes) -> SipMessage:
     Raises SipParseError (a ValueError) with ``reason`` and, when the bytes were a request
     that can be answered, ``response_hint``.
     """
+    message = _parse_common(data)
+    return message if message is not None else _parse_full(data)
+
+
+def _parse_full(data: bytes) -> SipMessage:
+    """parse_message by the full validating parser alone."""
     start = _skip_blank_lines(data)
     if start == len(data):
         raise SipFramingError("empty message")
@@ -748,6 +774,184 @@ def parse_message(data: bytes) -> SipMessage:
         return _build(head, bytes(body))
     except SipParseError as exc:
         raise _with_hint(exc, head) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# The common case. Nearly every message is well formed and written the usual way: no folded
+# lines, at most one Content-Length, the checked fields in their common shapes (see the
+# ``*_SHAPE`` patterns of headers.py). Those are read here with a few regular expressions, in
+# a fraction of the time of the full parser; anything else makes these functions return None
+# and the full parser reads the message again, accepting it or naming the problem. They never
+# accept what the full parser rejects, and what they return equals what it returns.
+
+_TOKEN_RE: Final = char_class(TOKEN_CHARS)
+_TOKEN_NAME: Final = re.compile(f"{_TOKEN_RE}++")
+_REQUEST_LINE: Final = re.compile(rf"({_TOKEN_RE}++) ([^ ]++) SIP/2\.0")
+_STATUS_LINE: Final = re.compile(r"SIP/2\.0 ([1-6][0-9][0-9]) (.*)")
+_LENGTH_SHAPE: Final = re.compile(r"[0-9]{1,10}")
+_SHAPES: Final[dict[str, re.Pattern[str]]] = {
+    "From": NAME_ADDR_SHAPE,
+    "To": NAME_ADDR_SHAPE,
+    "Call-ID": CALL_ID_SHAPE,
+    "Max-Forwards": re.compile(r"25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9]"),
+    "Route": ROUTE_SHAPE,
+    "Record-Route": ROUTE_SHAPE,
+    "Expires": re.compile(r"[0-9]{1,9}"),
+    "Content-Type": MEDIA_TYPE_SHAPE,
+}
+_CHECKED: Final = frozenset({"Via", "CSeq", "Contact", "Date", *_SHAPES})
+_SINGLE_NAMES: Final = frozenset(canonical_name(key) for key in _SINGLE)
+_REQUIRED_NAMES: Final = frozenset(_REQUIRED)
+
+
+def _spellings() -> dict[str, tuple[str, bool]]:
+    """The usual spellings of header names -> (canonical name, whether list-valued)."""
+    spellings = [*KNOWN_NAMES, *(name.lower() for name in KNOWN_NAMES)]
+    spellings += [*COMPACT_FORMS, *(letter.upper() for letter in COMPACT_FORMS)]
+    return {
+        name: (canonical_name(name), canonical_name(name).lower() in LIST_HEADERS)
+        for name in spellings
+    }
+
+
+_SPELLINGS: Final = _spellings()
+
+
+_CommonHead = tuple[str, list[tuple[str, str]], int | None]  # start line, fields, length
+
+
+def _common_head(block: bytes) -> _CommonHead | None:
+    """Start line, header fields and Content-Length of a head without folded lines, bare CR
+    or LF, odd header lines or an odd Content-Length; None otherwise."""
+    text = block.decode("utf-8", "surrogateescape")
+    lines = text.split("\r\n")
+    breaks = len(lines) - 1
+    if breaks == 0 or text.count("\r") != breaks or text.count("\n") != breaks:
+        return None
+    fields: list[tuple[str, str]] = []
+    length: int | None = None
+    for line in lines[1:]:
+        name, colon, raw = line.partition(":")
+        known = _SPELLINGS.get(name)
+        if known is None or not colon:
+            # A folded line starts with whitespace, which is not a token character.
+            name = name.rstrip(_WS)
+            if not colon or _TOKEN_NAME.fullmatch(name) is None:
+                return None
+            canonical = canonical_name(name)
+            listed = canonical.lower() in LIST_HEADERS
+        else:
+            canonical, listed = known
+        value = raw.strip(_WS)
+        if canonical == "Content-Length":
+            if length is not None or _LENGTH_SHAPE.fullmatch(value) is None:
+                return None
+            length = int(value)
+        elif listed and "," in value:
+            fields.extend((canonical, item) for item in split_list(value))
+        else:
+            fields.append((canonical, value))
+    return lines[0], fields, length
+
+
+def _accepted(name: str, value: str) -> bool:
+    """Whether the full check of the field accepts the value."""
+    try:
+        _VALIDATORS[name.lower()](value, f"{name} header")
+    except SipParseError:
+        return False
+    return True
+
+
+def _common_valid(fields: list[tuple[str, str]], method: str | None) -> bool:
+    """True if :func:`_validate` would accept the fields; False if it might not."""
+    seen: set[str] = set()
+    top_branch: str | None = None
+    cseq_method: str | None = None
+    contacts = 0
+    wildcard = False
+    for name, value in fields:
+        if name not in _CHECKED:
+            continue
+        if name in seen and name in _SINGLE_NAMES:
+            return False
+        if name == "Via":
+            if VIA_SHAPE.fullmatch(value) is not None:
+                if "Via" not in seen:
+                    branch = VIA_BRANCH.search(value)
+                    top_branch = None if branch is None else branch[1]
+            elif "Via" not in seen:
+                try:
+                    top_branch = Via.parse(value).branch
+                except SipParseError:
+                    return False
+            elif not _accepted(name, value):
+                return False
+        elif name == "CSeq":
+            cseq = CSEQ_SHAPE.fullmatch(value)
+            if cseq is not None and int(cseq[1]) < 2**31:
+                cseq_method = cseq[2]
+            else:
+                try:
+                    cseq_method = CSeq.parse(value).method
+                except SipParseError:
+                    return False
+        elif name == "Contact":
+            contacts += 1
+            if value == "*":
+                wildcard = True
+            elif CONTACT_SHAPE.fullmatch(value) is None and not _accepted(name, value):
+                return False
+        else:
+            shape = _SHAPES.get(name)
+            if (shape is None or shape.fullmatch(value) is None) and not _accepted(name, value):
+                return False
+        seen.add(name)
+    if not seen >= _REQUIRED_NAMES or (wildcard and contacts > 1):
+        return False
+    return method is None or (cseq_method == method and top_branch != MAGIC_COOKIE)
+
+
+def _common_build(start: str, fields: list[tuple[str, str]], body: bytes) -> SipMessage | None:
+    """The message, if its start line is good and :func:`_common_valid` accepts its fields."""
+    try:
+        if _is_status_line(start):
+            line = _STATUS_LINE.fullmatch(start)
+            status, reason = (int(line[1]), line[2]) if line else _parse_status_line(start)
+            if not _common_valid(fields, None):
+                return None
+            return SipResponse(status, reason, Headers._trusted(fields), body)
+        line = _REQUEST_LINE.fullmatch(start)
+        common = None if line is None else common_sip_uri(line[2])
+        uri: Uri
+        if line is not None and common is not None:
+            method, uri = line[1], common
+        else:
+            method, uri = _parse_request_line(start)
+    except SipParseError:
+        return None
+    if not _common_valid(fields, method):
+        return None
+    return SipRequest(method, uri, Headers._trusted(fields), body)
+
+
+def _parse_common(data: bytes) -> SipMessage | None:
+    """parse_message for a message of the common shape; None for any other."""
+    if not data or data[0] in b"\r\n":
+        return None
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    head = _common_head(data[:end])
+    if head is None:
+        return None
+    start, fields, length = head
+    body = data[end + 4 :]
+    if length is not None:
+        if length > len(body):
+            return None
+        body = body[:length]
+    return _common_build(start, fields, bytes(body))
 
 
 class SipStreamParser:
@@ -770,7 +974,8 @@ class SipStreamParser:
         self.max_body_bytes = max_body_bytes
         self._buffer = bytearray()
         self._searched = 0  # bytes already searched for the end of the headers
-        self._pending: tuple[_Head, int, int] | None = None  # head, body offset, body length
+        # head bytes, the head as read (common shape or full parser), body length, body offset
+        self._pending: tuple[bytes, _CommonHead | _Head, int, int] | None = None
         self._deferred: SipParseError | None = None
         self._fatal: SipFramingError | None = None
 
@@ -829,30 +1034,43 @@ class SipStreamParser:
                 if len(buffer) > self.max_header_bytes + 3:
                     self._fail(SipFramingError(f"headers exceed {self.max_header_bytes} bytes"))
                 return None
-            head = _parse_head(bytes(buffer[:end]))
-            try:
-                length = _content_length(head)
-            except SipParseError as exc:
-                self._fail(exc, head)
-            if length is None:
-                self._fail(SipFramingError("no Content-Length on a stream transport"), head)
-            if length > self.max_body_bytes:
-                self._fail(
-                    SipFramingError(
-                        f"Content-Length {length} exceeds the limit of {self.max_body_bytes}"
-                    ),
-                    head,
-                    513,
-                )
-            self._pending = (head, end + 4, length)
+            block = bytes(buffer[:end])
+            common = _common_head(block)
+            if common is not None and common[2] is not None and common[2] <= self.max_body_bytes:
+                self._pending = (block, common, common[2], end + 4)
+            else:
+                full = _parse_head(block)
+                self._pending = (block, full, self._framed_length(full), end + 4)
             self._searched = 0
-        head, offset, length = self._pending
+        block, head, length, offset = self._pending
         if len(buffer) < offset + length:
             return None
         body = bytes(buffer[offset : offset + length])
         del buffer[: offset + length]
         self._pending = None
+        if not isinstance(head, _Head):
+            message = _common_build(head[0], head[1], body)
+            if message is not None:
+                return message
+            head = _parse_head(block)
         try:
             return _build(head, body)
         except SipParseError as exc:
             raise _with_hint(exc, head) from None
+
+    def _framed_length(self, head: _Head) -> int:
+        try:
+            length = _content_length(head)
+        except SipParseError as exc:
+            self._fail(exc, head)
+        if length is None:
+            self._fail(SipFramingError("no Content-Length on a stream transport"), head)
+        if length > self.max_body_bytes:
+            self._fail(
+                SipFramingError(
+                    f"Content-Length {length} exceeds the limit of {self.max_body_bytes}"
+                ),
+                head,
+                513,
+            )
+        return length

@@ -66,6 +66,11 @@ def span_pattern(chars: frozenset[str]) -> re.Pattern[str]:
     return re.compile("[" + "".join(re.escape(c) for c in sorted(chars)) + "]*")
 
 
+def char_class(chars: frozenset[str]) -> str:
+    """A regex character class matching one character of ``chars``."""
+    return "[" + "".join(re.escape(c) for c in sorted(chars)) + "]"
+
+
 def all_in(text: str, chars: frozenset[str]) -> bool:
     """True if every character of ``text`` is in ``chars`` (true for an empty text)."""
     return span_pattern(chars).fullmatch(text) is not None
@@ -495,9 +500,75 @@ class AbsoluteUri:
 
 Uri = SipUri | TelUri | AbsoluteUri
 
+# ---------------------------------------------------------------------------------------------
+# Common shapes. Most URIs on the wire are plain ``sip:user@host:port;params``. These patterns
+# match a subset of what the full parser accepts (no %-escapes, no IPv6, no URI headers, no
+# upper-case scheme), and anything they match the full parser accepts with the same result, so
+# a match can skip it; anything else goes through the full parser.
+
+_OCTET: Final = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+# A hostname label: runs of letters, digits and '_' joined by '-' (no '-' at either end).
+_LABEL: Final = r"[A-Za-z0-9_]++(?:-++[A-Za-z0-9_]++)*+"
+#: An IPv4 address as :mod:`ipaddress` accepts it (no leading zeros).
+IPV4_SHAPE: Final = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
+#: A hostname or IPv4 address that :func:`check_host` accepts. The lookahead keeps out names
+#: made only of digits and dots, which must be IPv4 addresses.
+HOST_SHAPE: Final = rf"(?:{IPV4_SHAPE}|(?=[0-9.]*+[A-Za-z_\-]){_LABEL}(?:\.{_LABEL})*+)"
+#: A port that :func:`parse_port` accepts: 1 to 5 digits, at most 65535.
+PORT_SHAPE: Final = r"(?:[0-5]?[0-9]{1,4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+_USER: Final = char_class(_USER_INPUT_CHARS)
+_PASSWORD: Final = char_class(_PASSWORD_CHARS)
+_PARAM: Final = char_class(_PARAM_CHARS)
+#: A SIP URI without headers, in the form written inside ``<...>``.
+SIP_URI_SHAPE: Final = (
+    rf"sips?:(?:{_USER}++(?::{_PASSWORD}*+)?@)?{HOST_SHAPE}(?::{PORT_SHAPE})?"
+    rf"(?:;{_PARAM}++(?:={_PARAM}++)?)*+"
+)
+#: A SIP URI in addr-spec form (no ``<>``): it ends at the first ';' and has no ',' or '?'.
+SIP_ADDR_SPEC_SHAPE: Final = (
+    rf"sips?:(?:{char_class(_USER_INPUT_CHARS - frozenset(';?,'))}++"
+    rf"(?::{char_class(_PASSWORD_CHARS - frozenset(','))}*+)?@)?{HOST_SHAPE}(?::{PORT_SHAPE})?"
+)
+_COMMON_SIP_URI: Final = re.compile(
+    rf"(sips?):(?:({_USER}++)(?::({_PASSWORD}*+))?@)?({HOST_SHAPE})(?::({PORT_SHAPE}))?"
+    rf"((?:;{_PARAM}++(?:={_PARAM}++)?)*+)"
+)
+
+
+def common_sip_uri(text: str) -> SipUri | None:
+    """The URI if ``text`` has the common shape, built without re-validating its parts."""
+    match = _COMMON_SIP_URI.fullmatch(text)
+    if match is None:
+        return None
+    scheme, user, password, host, port, raw_params = match.groups()
+    params = NO_PARAMS
+    if raw_params:
+        items: list[tuple[str, str | None]] = []
+        for part in raw_params[1:].split(";"):
+            name, eq, value = part.partition("=")
+            items.append((name, value if eq else None))
+        params = Params(items)
+    uri = object.__new__(SipUri)
+    # The shape guarantees what __post_init__ would check; set the frozen fields directly.
+    setattr_ = object.__setattr__
+    setattr_(uri, "host", host)
+    setattr_(uri, "user", user)
+    setattr_(uri, "password", password)
+    setattr_(uri, "port", None if port is None else int(port))
+    setattr_(uri, "params", params)
+    setattr_(uri, "headers", ())
+    setattr_(uri, "scheme", scheme)
+    return uri
+
 
 def parse_uri(text: str) -> Uri:
     """Parse a URI as it appears in a Request-URI or inside ``<...>``."""
+    common = common_sip_uri(text)
+    return common if common is not None else _parse_uri_full(text)
+
+
+def _parse_uri_full(text: str) -> Uri:
+    """parse_uri by the full parser alone (for any shape)."""
     scheme, colon, rest = text.partition(":")
     if not colon or not scheme:
         raise SipParseError(f"URI {show(text)} has no scheme")
