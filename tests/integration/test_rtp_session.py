@@ -541,6 +541,222 @@ def test_bridge_transcodes_pcmu_to_pcma_and_forwards_dtmf_restamped() -> None:
     run(scenario)
 
 
+async def pass_through_pair(
+    engine: MediaEngine, law_a: int = 0, law_b: int = 0, te_a: int = 101, te_b: int = 101
+) -> tuple[RtpSession, RtpSession, UdpPeer, UdpPeer]:
+    """Two legs bridged, each with a plain UDP peer; the peers' comfort silence is drained."""
+    peer_a, peer_b = UdpPeer(), UdpPeer()
+    a = await engine.open_session()
+    b = await engine.open_session()
+    a.set_remote(peer_a.address, law_a, te_a)
+    b.set_remote(peer_b.address, law_b, te_b)
+    bridge(a, b)
+    await asyncio.sleep(0.03)
+    peer_a.drain()
+    peer_b.drain()
+    return a, b, peer_a, peer_b
+
+
+def far_end_stream(count: int, ssrc: int = 0xFA4E, first_seq: int = 65530) -> list[bytes]:
+    """A far end's own numbering (wrapping), timing and markers: what pass-through keeps."""
+    tone = ToneSource(frames=count)
+    out = []
+    for i in range(count):
+        payload = tone.next_payload(0)
+        assert payload is not None
+        packet = RtpPacket(0, seq_add(first_seq, i), 777 + 160 * i, ssrc, payload, i in (0, 7))
+        out.append(bytes(packet))
+    return out
+
+
+async def send_all(peer: UdpPeer, datagrams: list[bytes], to: tuple[str, int]) -> None:
+    for i, data in enumerate(datagrams):
+        peer.send(data, to)
+        if i % 10 == 9:
+            await asyncio.sleep(0.005)
+
+
+async def rtp_datagrams(peer: UdpPeer, count: int, timeout: float = 3.0) -> list[bytes]:
+    out: list[bytes] = []
+    while len(out) < count:
+        data = await peer.datagram(timeout)
+        if not is_rtcp(data):
+            out.append(data)
+    return out
+
+
+def test_a_same_law_bridge_passes_datagrams_through_unchanged_both_ways() -> None:
+    async def scenario(engine: MediaEngine) -> None:
+        a, b, peer_a, peer_b = await pass_through_pair(engine)
+        try:
+            sent = far_end_stream(30)
+            await send_all(peer_a, sent, a.local_address)
+            assert await rtp_datagrams(peer_b, 30) == sent
+            back = far_end_stream(30, ssrc=0xB0B, first_seq=9)
+            await send_all(peer_b, back, b.local_address)
+            assert await rtp_datagrams(peer_a, 30) == back
+            assert (a.stats.packets_in, b.stats.packets_out) == (30, 30)
+            assert (b.stats.packets_in, a.stats.packets_out) == (30, 30)
+            assert b.stats.bytes_out == sum(len(d) for d in sent)
+            # Nothing was sequence-checked, so nothing counts as lost.
+            assert a.stats.lost == 0 and b.stats.lost == 0
+        finally:
+            peer_a.close()
+            peer_b.close()
+
+    run(scenario)
+
+
+def test_pass_through_keeps_one_stream_for_extensions_new_addresses_and_dtmf() -> None:
+    async def scenario(engine: MediaEngine) -> None:
+        digits: list[str] = []
+        a, _, peer_a, peer_b = await pass_through_pair(engine, te_a=101, te_b=100)
+        a.on_dtmf = digits.append
+        nat = UdpPeer()
+        try:
+            # A header extension takes the full path, and still goes out as it came.
+            extended = RtpPacket(0, 50, 8000, 0xFA4E, PCMU_SILENCE)
+            raw = bytearray(bytes(extended))
+            raw[0] |= 0x10
+            with_extension = bytes(raw[:12]) + b"\xbe\xde\x00\x01\x10\xaa\x00\x00" + raw[12:]
+            peer_a.send(with_extension, a.local_address)
+            assert await rtp_datagrams(peer_b, 1) == [with_extension]
+
+            # The far end moves (NAT rebinding): latched, and its packets still pass as they are.
+            moved = far_end_stream(3, first_seq=51)
+            await send_all(nat, moved, a.local_address)
+            assert await rtp_datagrams(peer_b, 3) == moved
+            assert a.remote_address == nat.address and a.stats.latched == 1
+
+            # Key presses: detected here, passed on in the far end's stream with b's payload type.
+            press = [bytes(p) for p in dtmf_packets("9", 8000 + 160 * 4, 54, ssrc=0xFA4E)]
+            await send_all(nat, press, a.local_address)
+            out = await rtp_datagrams(peer_b, len(press))
+            assert [d[1] & 0x7F for d in out] == [100] * len(press)
+            assert [d[:1] + d[2:] for d in out] == [d[:1] + d[2:] for d in press]
+            assert [d[1] & 0x80 for d in out] == [d[1] & 0x80 for d in press]
+            await until(lambda: digits == ["9"])
+        finally:
+            for peer in (peer_a, peer_b, nat):
+                peer.close()
+
+    run(scenario)
+
+
+def test_listeners_prompts_hold_and_other_laws_take_the_restamping_path() -> None:
+    async def scenario(engine: MediaEngine) -> None:
+        a, b, peer_a, peer_b = await pass_through_pair(engine)
+        try:
+            # A recorder listening on a: packets are re-stamped into b's own stream.
+            heard: list[bytes] = []
+
+            def recorder(payload_type: int, payload: bytes, timestamp: int) -> None:
+                heard.append(payload)
+
+            a.add_audio_listener(recorder)
+            sent = far_end_stream(10)
+            await send_all(peer_a, sent, a.local_address)
+            out = [RtpPacket.parse(d) for d in await rtp_datagrams(peer_b, 10)]
+            assert {p.ssrc for p in out} == {b.ssrc}
+            assert [p.payload for p in out] == [RtpPacket.parse(d).payload for d in sent]
+            assert out[0].marker
+            await until(lambda: len(heard) == 10)
+
+            # The listener gone, the far end's packets pass untouched again.
+            a.remove_audio_listener(recorder)
+            again = far_end_stream(5, first_seq=100)
+            await send_all(peer_a, again, a.local_address)
+            assert await rtp_datagrams(peer_b, 5) == again
+
+            # b playing a prompt sends the prompt, not a's packets; then pass-through resumes.
+            b.play(ToneSource(frames=5))
+            prompt = [RtpPacket.parse(d) for d in await rtp_datagrams(peer_b, 5)]
+            assert {p.ssrc for p in prompt} == {b.ssrc}
+            await until(lambda: not b.playing)
+            await asyncio.sleep(0.03)
+            peer_b.drain()
+            after = far_end_stream(5, first_seq=200)
+            await send_all(peer_a, after, a.local_address)
+            assert await rtp_datagrams(peer_b, 5) == after
+
+            # b on hold sends nothing at all.
+            b.hold()
+            await send_all(peer_a, far_end_stream(5, first_seq=300), a.local_address)
+            await until(lambda: a.stats.packets_in == 10 + 5 + 5 + 5)
+            await asyncio.sleep(0.05)
+            assert [d for d in peer_b.drain() if not is_rtcp(d)] == []
+            b.unhold()
+
+            # Another law on b: transcoded into b's own stream.
+            b.set_remote(peer_b.address, 8, 101)
+            await send_all(peer_a, far_end_stream(3, first_seq=400), a.local_address)
+            alaw = [RtpPacket.parse(d) for d in await rtp_datagrams(peer_b, 3)]
+            assert {(p.payload_type, p.ssrc) for p in alaw} == {(8, b.ssrc)}
+        finally:
+            peer_a.close()
+            peer_b.close()
+
+    run(scenario)
+
+
+def test_with_the_fast_relay_off_every_packet_is_restamped() -> None:
+    async def scenario(engine: MediaEngine) -> None:
+        assert not engine.fast_relay
+        a, b, peer_a, peer_b = await pass_through_pair(engine)
+        try:
+            sent = far_end_stream(10)
+            await send_all(peer_a, sent, a.local_address)
+            out = [RtpPacket.parse(d) for d in await rtp_datagrams(peer_b, 10)]
+            assert {p.ssrc for p in out} == {b.ssrc}
+            assert [p.payload for p in out] == [RtpPacket.parse(d).payload for d in sent]
+            engine.fast_relay = True  # takes effect on bridges already up
+            more = far_end_stream(5, first_seq=20)
+            await send_all(peer_a, more, a.local_address)
+            assert await rtp_datagrams(peer_b, 5) == more
+        finally:
+            peer_a.close()
+            peer_b.close()
+
+    run(scenario, fast_relay=False)
+
+
+def test_pass_through_forwards_only_what_parses_and_drops_our_own_echo(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rng = random.Random(20241123)
+    junk = [rng.randbytes(rng.randrange(0, 60)) for _ in range(100)]
+    junk += [
+        b"\x80" + bytes([rng.choice([0, 0x80, 8, 101])]) + rng.randbytes(11) for _ in range(50)
+    ]
+    junk += [b"", b"\x80\x00" + bytes(10), b"\x90\x00" + bytes(10) + b"\x00\x00\xff\xff"]
+
+    async def scenario(engine: MediaEngine) -> None:
+        a, b, peer_a, peer_b = await pass_through_pair(engine)
+        try:
+            echo = bytes(RtpPacket(0, 1, 160, a.ssrc, PCMU_SILENCE))  # a's own stream, looped
+            await send_all(peer_a, [*junk, echo], a.local_address)
+
+            def accounted() -> int:
+                s = a.stats
+                return s.packets_in + s.malformed + s.ignored + s.rtcp_in
+
+            await until(lambda: accounted() == len(junk) + 1)
+            await asyncio.sleep(0.05)
+            out = [d for d in peer_b.drain() if not is_rtcp(d)]
+            assert len(out) == a.stats.packets_in == b.stats.packets_out
+            assert all(d in junk for d in out)
+            assert echo not in out
+            for data in out:
+                RtpPacket.parse(data)
+        finally:
+            peer_a.close()
+            peer_b.close()
+
+    with caplog.at_level(logging.ERROR):
+        run(scenario)
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
 def test_bridge_refuses_what_it_cannot_do() -> None:
     async def scenario(engine: MediaEngine) -> None:
         s1 = await engine.open_session()

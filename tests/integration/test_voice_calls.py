@@ -148,6 +148,8 @@ def test_call_through_ivr_queue_agent_with_hold_and_recording(tmp_path: Path) ->
             # The contact engine's metrics agree with the log.
             queue = queue_totals(server)["sales"]
             assert (queue.offered, queue.answered, queue.abandoned) == (1, 1, 0)
+            # Nothing of the call is held any more.
+            assert server.switch.table_sizes() == {"calls": 0, "dialogs": 0, "invites": 0}
 
     run(scenario)
 
@@ -187,6 +189,7 @@ def test_rfc4733_key_routes_to_support_and_agent_declining_passes_it_on(tmp_path
             assert not_ready and not_ready[-1]["reason"] == "ring_no_answer"
             ended = next(d for t, d in log if t == "contact.ended")
             assert ended == {"contact_id": contact_id, "agent_id": "agent3", "by": "customer"}
+            assert server.switch.table_sizes() == {"calls": 0, "dialogs": 0, "invites": 0}
 
     run(scenario)
 

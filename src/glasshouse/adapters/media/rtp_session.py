@@ -6,6 +6,14 @@ A tick costs a slice, a header and a ``sendto`` per session; there is no task or
 session, so one core carries hundreds of calls. Bridged sessions are not on the clock at all:
 a packet arriving on one leg goes out on the other as it arrives.
 
+Relaying has two paths. When nothing needs to look inside the audio (both legs in the same law,
+the outgoing leg neither playing, holding nor sending DTMF, no audio listener such as a recorder),
+a bridge is *pass-through*: the datagrams go out as they came, the far end's SSRC, numbering and
+timing included, like a media proxy. A plain audio packet from the latched remote then costs a
+few byte comparisons and one ``sendto``, no parse. Otherwise (transcoding, a listener, the
+other leg playing, on hold or sending DTMF) packets take the full path, which re-stamps them
+into the outgoing leg's own stream.
+
 The wire formats and the RFC 4733 and RFC 3550 logic are the pure code in
 ``glasshouse.protocols.rtp``; this module owns the sockets, the clock and the callbacks.
 """
@@ -95,6 +103,8 @@ _DTMF_UPDATE_SECONDS: Final = 0.04
 _MAX_SOURCE_CHAIN: Final = 4
 _MAX_READS_PER_WAKEUP: Final = 32
 _RECEIVE_BUFFER: Final = 4096  # RTP of G.711 and RTCP fit many times over; more is truncated
+_RTP_HEADER: Final = 12
+_PLAIN_RTP_FIRST_BYTE: Final = 0x80  # version 2, no padding, no extension, no CSRC
 
 Address = tuple[str, int]
 DtmfListener = Callable[[str], None]
@@ -126,7 +136,9 @@ class SessionStats:
     bytes_out: int  # whole RTP datagrams
     packets_in: int  # RTP packets accepted (negotiated payload type, well formed)
     bytes_in: int
-    lost: int  # RFC 3550 estimate (expected - received) over every source heard
+    # RFC 3550 estimate (expected - received) over every source heard; packets passed through a
+    # bridge untouched are not sequence-checked, and the estimate restarts after such a spell.
+    lost: int
     malformed: int  # RTP, RTCP or telephone-event payloads that did not parse
     ignored: int  # well-formed RTP we do not use: payload type not negotiated, no remote yet
     latched: int  # times the sending address moved to where the peer's RTP comes from
@@ -180,6 +192,7 @@ class MediaEngine:
 
     Sockets are watched with ``loop.add_reader``, so ``loop`` must be a selector loop (the
     default on Unix, and uvloop); datagram transports would add a queue and a call per packet.
+    ``fast_relay=False`` makes every bridge re-stamp every packet (the baseline of benchmarks).
     """
 
     def __init__(
@@ -191,6 +204,7 @@ class MediaEngine:
         rtcp_interval: float = 5.0,
         max_burst: int = 3,
         cname: str | None = None,
+        fast_relay: bool = True,
     ) -> None:
         address = _check_ip(host, "media host")
         if max_burst < 1:
@@ -220,10 +234,22 @@ class MediaEngine:
         self._ticks = 0
         self._ticks_skipped = 0
         self._closed = False
+        self._fast_relay = fast_relay
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         return self._loop
+
+    @property
+    def fast_relay(self) -> bool:
+        """Whether bridges may pass packets through untouched (see the module docstring)."""
+        return self._fast_relay
+
+    @fast_relay.setter
+    def fast_relay(self, enabled: bool) -> None:
+        self._fast_relay = enabled
+        for session in tuple(self._sessions):
+            session._update_passthrough()
 
     @property
     def sessions(self) -> tuple[RtpSession, ...]:
@@ -367,6 +393,7 @@ class RtpSession:
         host, port = pair.rtp.getsockname()[:2]
         self.local_address: Address = (host, port)
         self.ssrc = secrets.randbits(32)
+        self._ssrc_bytes = self.ssrc.to_bytes(4, "big")
         # Random starting points (RFC 3550 5.1) make a stream hard to guess for an off-path
         # attacker and make restarted calls distinguishable.
         self._seq = secrets.randbits(16)
@@ -391,6 +418,8 @@ class RtpSession:
         self._on_done: Callable[[], None] | None = None
         self._held = False
         self._bridge: RtpSession | None = None
+        # The bridged leg while packets arriving here may go out there untouched (pass-through).
+        self._pass_to: RtpSession | None = None
         self._sending = False  # on the engine's clock
         self._marker_next = True  # the next local packet starts a talk spurt
         self._relayed = False  # the last packet out came from the bridged leg
@@ -466,6 +495,11 @@ class RtpSession:
     @property
     def bridged_to(self) -> RtpSession | None:
         return self._bridge
+
+    @property
+    def passing_through(self) -> bool:
+        """Whether packets arriving here go out on the bridged leg untouched (pass-through)."""
+        return self._pass_to is not None
 
     @property
     def closed(self) -> bool:
@@ -609,11 +643,13 @@ class RtpSession:
         """Call ``listener(payload_type, payload, rtp_timestamp)`` for every audio packet
         received, in arrival order (no jitter buffering)."""
         self._audio_listeners.append(listener)
+        self._update_passthrough()
 
     def remove_audio_listener(self, listener: AudioListener) -> None:
         """Stop calling ``listener``; a listener not added is ignored."""
         if listener in self._audio_listeners:
             self._audio_listeners.remove(listener)
+            self._update_passthrough()
 
     def close(self) -> None:
         """Unbridge, say BYE over RTCP, close the sockets and give the ports back to the
@@ -669,6 +705,40 @@ class RtpSession:
         if sending != self._sending:
             self._sending = sending
             self._engine._set_sending(self, sending)
+        self._update_passthrough()
+
+    def _update_passthrough(self) -> None:
+        """Decide again, for both directions of the bridge, whether packets may pass untouched.
+        Runs on every change of state that matters, so the packet path only reads the result."""
+        peer = self._bridge
+        self._set_pass_to(peer if peer is not None and self._may_pass_to(peer) else None)
+        if peer is not None:
+            peer._set_pass_to(self if peer._may_pass_to(self) else None)
+
+    def _may_pass_to(self, peer: RtpSession) -> bool:
+        return (
+            self._engine._fast_relay
+            and not self._closed
+            and not peer._closed
+            and not self._audio_listeners
+            and peer._remote is not None
+            and not peer._held
+            and peer._source is None
+            and not peer._dtmf_busy()
+            and peer._payload_type == self._payload_type
+        )
+
+    def _set_pass_to(self, peer: RtpSession | None) -> None:
+        if peer is not None and self._pass_to is None:
+            # Passed-through packets are not sequence-checked: close the statistics of the
+            # stream so far, so that a later check starts afresh instead of counting the
+            # packets that went by as lost.
+            tracker = self._rx_tracker
+            if tracker is not None:
+                self._lost_before += tracker.lost
+                self._rx_tracker = None
+                self._rx_ssrc = None
+        self._pass_to = peer
 
     def _cancel_dtmf(self) -> None:
         press = self._dtmf_press
@@ -812,6 +882,28 @@ class RtpSession:
                 self._update_sending()
         return True
 
+    def _forward(self, data: bytes, in_telephone_event: int | None) -> None:
+        """Send a datagram from the bridged leg as it came (pass-through); a telephone-event
+        packet only gets this leg's payload type number."""
+        remote = self._remote
+        if remote is None:
+            return
+        if in_telephone_event is not None:
+            out_type = self._telephone_event
+            if out_type is None:
+                return  # this leg has no RFC 4733: the digit cannot be passed on
+            if out_type != in_telephone_event:
+                data = bytes((data[0], (data[1] & 0x80) | out_type)) + data[2:]
+        try:
+            self._sock.sendto(data, remote)
+        except OSError:
+            self._socket_errors += 1
+            return
+        self._packets_out += 1
+        self._bytes_out += len(data)
+        # Our own numbering must start a new talk spurt when the full path takes over again.
+        self._relay_synced = False
+
     def _relay(self, packet: RtpPacket, in_payload_type: int, event: bool, now: float) -> None:
         """Send a packet that arrived on the bridged leg, re-stamped into this stream."""
         remote = self._remote
@@ -865,7 +957,51 @@ class RtpSession:
     # -- internals: receiving ---------------------------------------------------------------
 
     def _read_rtp(self) -> None:
-        self._drain(self._sock, self._on_rtp_datagram)
+        # Every RTP datagram of every call comes through here, so the pass-through case is
+        # inline: a plain audio packet of the negotiated type from the latched remote goes out
+        # on the bridged leg as it came, with no parse and no further call. The rest is
+        # ``_drain`` (several datagrams per wake-up, a bound against one flooded port).
+        sock = self._sock
+        for _ in range(_MAX_READS_PER_WAKEUP):
+            try:
+                data, addr = sock.recvfrom(_RECEIVE_BUFFER)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self._socket_errors += 1
+                return
+            peer = self._pass_to  # None once closed
+            if (
+                peer is not None
+                and len(data) > _RTP_HEADER
+                and data[0] == _PLAIN_RTP_FIRST_BYTE
+                and data[1] & 0x7F == self._payload_type
+                and addr == self._remote
+                and data[8:12] != self._ssrc_bytes
+            ):
+                remote = peer._remote
+                if remote is None:
+                    continue
+                self._packets_in += 1
+                self._bytes_in += len(data)
+                try:
+                    peer._sock.sendto(data, remote)
+                except OSError:
+                    peer._socket_errors += 1
+                    continue
+                peer._packets_out += 1
+                peer._bytes_out += len(data)
+                peer._relay_synced = False
+                continue
+            if self._closed:
+                return
+            try:
+                self._on_rtp_datagram(data, addr)
+            except Exception:
+                # Parse errors are counted where they happen; this is the last guard that keeps
+                # a defect in one packet's handling away from the event loop.
+                self._malformed += 1
+                _log.exception("datagram handling failed on port %d", self.port)
 
     def _read_rtcp(self) -> None:
         self._drain(self._pair.rtcp, self._on_rtcp_port_datagram)
@@ -931,13 +1067,14 @@ class RtpSession:
                 self._remote_rtcp = self._remote
         self._packets_in += 1
         self._bytes_in += len(data)
-        tracker = self._rx_tracker
-        if tracker is None or packet.ssrc != self._rx_ssrc:
-            if tracker is not None:
-                self._lost_before += tracker.lost
-            tracker = self._rx_tracker = SequenceTracker(SAMPLE_RATE)
-            self._rx_ssrc = packet.ssrc
-        tracker.update(packet.sequence_number, packet.timestamp, now)
+        if self._pass_to is None:
+            tracker = self._rx_tracker
+            if tracker is None or packet.ssrc != self._rx_ssrc:
+                if tracker is not None:
+                    self._lost_before += tracker.lost
+                tracker = self._rx_tracker = SequenceTracker(SAMPLE_RATE)
+                self._rx_ssrc = packet.ssrc
+            tracker.update(packet.sequence_number, packet.timestamp, now)
         if event:
             for digit in digits:
                 self._deliver_dtmf(digit)
@@ -947,7 +1084,13 @@ class RtpSession:
             for listener in tuple(self._audio_listeners):
                 _call(listener, payload_type, packet.payload, packet.timestamp)
         peer = self._bridge
-        if peer is not None and not self._closed:
+        if peer is None or self._closed:
+            return
+        if self._pass_to is peer:
+            # Pass-through: whatever is accepted goes on as it came, so the far end sees one
+            # stream (a packet with a header extension, the first one from a new address, DTMF).
+            peer._forward(data, payload_type if event else None)
+        else:
             peer._relay(packet, payload_type, event, now)
 
     def _deliver_dtmf(self, digit: DtmfDigit) -> None:
@@ -1034,9 +1177,10 @@ class RtpSession:
 
 
 def bridge(a: RtpSession, b: RtpSession) -> None:
-    """Connect two legs: packets arriving on either go out on the other as they arrive,
-    transcoded between PCMU and PCMA and with DTMF events re-stamped. A leg playing a source or
-    sending DTMF sends that instead until it finishes. Raises ``BridgeError``."""
+    """Connect two legs: packets arriving on either go out on the other as they arrive, untouched
+    while the bridge can pass them through, else transcoded between PCMU and PCMA and with DTMF
+    events re-stamped. A leg playing a source or sending DTMF sends that instead until it
+    finishes. Raises ``BridgeError``."""
     if a is b:
         raise BridgeError(f"cannot bridge the session on port {a.port} to itself")
     if a._engine is not b._engine:

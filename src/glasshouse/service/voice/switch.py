@@ -103,6 +103,7 @@ ALLOW: Final = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REFER, NOTIFY, REGISTER
 _HEADER_VALUE = re.compile(r"[^\x20-\x7e]")
 CONTROL_TYPE: Final = "application/x-glasshouse-control"
 HOUSEKEEPING_S: Final = 5.0
+LINGER_S: Final = 40.0  # past Timer B/L (32 s): no answer can come for a leg after that
 _DTMF_INFO = re.compile(r"Signal\s*=\s*([0-9*#A-Da-d])", re.IGNORECASE)
 
 
@@ -127,6 +128,7 @@ class Leg:
     answered: bool = False
     ended: bool = False
     agent_id: str = ""
+    ack: SipRequest | None = None
 
 
 @dataclass(eq=False)
@@ -154,6 +156,7 @@ class Call:
     announce_task: asyncio.Task[None] | None = None
     released: bool = False
     play_seq: int = 0
+    legs: list[Leg] = field(default_factory=list)  # every leg the call has had
     surveying: bool = False  # the post-call survey runs (the agent has left)
     voicemail: CallRecorder | None = None
     voicemail_box: str = ""
@@ -197,6 +200,9 @@ class Switch:
         self._acd_queue: deque[list[Event]] = deque()
         self._acd_busy = False
         self._pending_logout: set[tuple[str, str]] = set()
+        self._accounts_by_agent = {
+            (t.tenant_id, a.agent_id): a for t in voice.tenants for a in t.accounts
+        }
         self._housekeeping_timer: asyncio.TimerHandle | None = None
         self._ids = itertools.count(1)
         self.stats: dict[str, int] = {"calls": 0, "answered": 0, "refused": 0, "released": 0}
@@ -212,6 +218,15 @@ class Switch:
     async def start(self, port: int) -> None:
         await self.stack.start(self.host, port)
         self._housekeeping_timer = self._loop.call_later(HOUSEKEEPING_S, self._housekeeping)
+
+    def table_sizes(self) -> dict[str, int]:
+        """How many calls, dialogs and INVITE transactions the switch still holds (all three
+        drop to zero once the calls are over: a check against leaks)."""
+        return {
+            "calls": len(self.calls),
+            "dialogs": len(self._by_dialog),
+            "invites": len(self._by_invite_tx),
+        }
 
     @property
     def port(self) -> int:
@@ -459,7 +474,9 @@ class Switch:
         leg.local_sdp = answer.description
         leg.tx_id = event.tx_id
         leg.agent_id = agent_id
-        call = Call(setup, contact_id, leg, in_ivr=False, outbound=True, started_ms=now_ms())
+        call = Call(
+            setup, contact_id, leg, in_ivr=False, outbound=True, started_ms=now_ms(), legs=[leg]
+        )
         call.outbound_ref = decision.call_ref
         self.calls[contact_id] = call
         self._by_invite_tx[event.tx_id] = (call, leg)
@@ -509,7 +526,7 @@ class Switch:
         contact_id = self._new_contact_id(setup)
         caller = Leg("caller", request, event.source, event.reliable, rtp, session_id)
         caller.local_sdp = answer.description
-        call = Call(setup, contact_id, caller, started_ms=now_ms())
+        call = Call(setup, contact_id, caller, started_ms=now_ms(), legs=[caller])
         caller_uri = request.from_.uri
         if isinstance(caller_uri, SipUri) and caller_uri.user:
             call.variables["caller"] = caller_uri.user
@@ -709,13 +726,13 @@ class Switch:
                     self._ivr_hangup(call, "voicemail failed")
                     return
                 call.voicemail = recorder
-                origin = self._loop.time()
+                clock = _MediaClock(self._loop, self._loop.time())
 
-                def on_audio(payload_type: int, payload: bytes, _ts: int) -> None:
+                def on_audio(payload_type: int, payload: bytes, ts: int) -> None:
                     if call.voicemail is not recorder or recorder.closed:
                         return
                     law = G711Law.PCMU if payload_type == 0 else G711Law.PCMA
-                    recorder.write(0, decode(law, payload), (self._loop.time() - origin) * 1000)
+                    recorder.write(0, decode(law, payload), clock.place(ts))
 
                 call.caller.rtp.add_audio_listener(on_audio)
                 call.voicemail_timer = self._loop.call_later(
@@ -859,11 +876,7 @@ class Switch:
     async def _ring_agent(self, call: Call, agent_id: str) -> None:
         tenant_id = call.tenant.tenant_id
         center = self.centers[tenant_id]
-        voice_tenant = self.voice.tenant(tenant_id)
-        account = next(
-            (a for a in (voice_tenant.accounts if voice_tenant else ()) if a.agent_id == agent_id),
-            None,
-        )
+        account = self._accounts_by_agent.get((tenant_id, agent_id))
         bindings: list[Binding] = (
             self.registrar.contacts(account.username, self._loop.time()) if account else []
         )
@@ -907,10 +920,22 @@ class Switch:
         leg = Leg("agent", invite, binding.source, reliable, rtp, session_id, agent_id=agent_id)
         leg.local_sdp = offer
         call.agent = leg
+        call.legs.append(leg)
         leg.tx_id = self.stack.send_request(invite, binding.source, reliable=reliable)
         self._by_invite_tx[leg.tx_id] = (call, leg)
 
+    def _forget(self, leg: Leg) -> None:
+        """Drop every look-up entry of a leg that is over (they would keep the call alive)."""
+        self._by_invite_tx.pop(leg.tx_id, None)
+        if leg.dialog is not None:
+            self._by_dialog.pop((leg.dialog.call_id, leg.dialog.local_tag), None)
+
     def _cancel_agent(self, leg: Leg) -> None:
+        if leg.answered or leg.ended:
+            self._forget(leg)
+        else:
+            # A 2xx crossing our CANCEL must still find the leg, to be acknowledged and ended.
+            self._loop.call_later(LINGER_S, self._forget, leg)
         if leg.ended:
             return
         leg.ended = True
@@ -956,12 +981,10 @@ class Switch:
             except Exception:
                 _log.exception("bad 2xx from agent %s", leg.agent_id)
                 return
-        ack = leg.dialog.create_ack(leg.invite.cseq.number)
-        self.stack.send_ack(
-            with_via(ack, self.host, self.port, "TCP" if leg.reliable else "UDP"),
-            leg.dest,
-            reliable=leg.reliable,
-        )
+        if leg.ack is None:  # the same ACK answers every retransmission of the 2xx
+            ack = leg.dialog.create_ack(leg.invite.cseq.number)
+            leg.ack = with_via(ack, self.host, self.port, "TCP" if leg.reliable else "UDP")
+        self.stack.send_ack(leg.ack, leg.dest, reliable=leg.reliable)
         if event.retransmission or leg.answered:
             return
         if leg.role == "external":
@@ -1021,24 +1044,13 @@ class Switch:
         origin = call.recording_origin = self._loop.time()
 
         def listener(channel: int) -> Any:
-            # Audio is placed by its RTP timestamp from the leg's first packet, so network
-            # jitter does not stretch or tear it; a jump of more than a second (a new stream,
-            # a long silence suppressed) re-anchors the leg on arrival time.
-            anchor: list[float] = []  # [arrival ms of the reference packet, its timestamp]
+            clock = _MediaClock(self._loop, origin)
 
             def on_audio(payload_type: int, payload: bytes, ts: int) -> None:
                 if call.recorder is None or call.recorder.closed:
                     return
                 law = G711Law.PCMU if payload_type == 0 else G711Law.PCMA
-                arrival = (self._loop.time() - origin) * 1000
-                if anchor:
-                    at_ms = anchor[0] + ((ts - int(anchor[1])) & 0xFFFFFFFF) / 8
-                    if abs(at_ms - arrival) > 1000:
-                        anchor[:] = [arrival, ts]
-                        at_ms = arrival
-                else:
-                    anchor[:] = [arrival, ts]
-                    at_ms = arrival
+                at_ms = clock.place(ts)
                 try:
                     call.recorder.write(channel, decode(law, payload), at_ms)
                 except Exception:
@@ -1134,6 +1146,7 @@ class Switch:
         leg = Leg("external", invite, (host, port), reliable, rtp, session_id)
         leg.local_sdp = offer
         call.external = leg
+        call.legs.append(leg)
         leg.tx_id = self.stack.send_request(invite, (host, port), reliable=reliable)
         self._by_invite_tx[leg.tx_id] = (call, leg)
 
@@ -1461,18 +1474,38 @@ class Switch:
         if call.outbound_ref is not None:
             self.guard.call_ended(call.outbound_ref)
             call.outbound_ref = None
-        for leg in (call.caller, call.agent, call.external):
-            if leg is None:
-                continue
-            if leg.dialog is not None:
-                self._by_dialog.pop((leg.dialog.call_id, leg.dialog.local_tag), None)
-            self._by_invite_tx.pop(leg.tx_id, None)
+        for leg in call.legs:
+            self._forget(leg)
             leg.rtp.close()
         for other in (call.agent, call.external):
             if other is not None and not other.ended:
                 self._cancel_agent(other)
         self.calls.pop(call.contact_id, None)
         self._log_event(call.tenant.tenant_id, CallReleased(call.contact_id, by, cause))
+
+
+class _MediaClock:
+    """Where a leg's packet goes in a recording, in ms from ``origin`` (loop time): by its RTP
+    timestamp from the leg's first packet, so network jitter does not stretch or tear the
+    audio; a jump of more than a second (a new stream, suppressed silence) re-anchors the leg
+    on arrival time."""
+
+    __slots__ = ("_anchor_ms", "_anchor_ts", "_loop", "_origin")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, origin: float) -> None:
+        self._loop = loop
+        self._origin = origin
+        self._anchor_ms: float | None = None
+        self._anchor_ts = 0
+
+    def place(self, ts: int) -> float:
+        arrival = (self._loop.time() - self._origin) * 1000
+        if self._anchor_ms is not None:
+            at_ms = self._anchor_ms + ((ts - self._anchor_ts) & 0xFFFFFFFF) / 8
+            if abs(at_ms - arrival) <= 1000:
+                return at_ms
+        self._anchor_ms, self._anchor_ts = arrival, ts
+        return arrival
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:
