@@ -1190,6 +1190,8 @@ def serve_child(argv: list[str]) -> int:
         )
         engine = server.switch.media
         engine.fast_relay = not ns.no_fast_relay
+        gc.collect()  # as `glasshouse serve` does once it is up
+        gc.freeze()
         print("Press Ctrl-C to stop.", flush=True)
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):

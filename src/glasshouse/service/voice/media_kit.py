@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -26,6 +27,8 @@ __all__ = ["MediaKit"]
 
 _log = logging.getLogger(__name__)
 
+_SPEECH_CACHE_ENTRIES = 512
+
 
 class MediaKit:
     """Prompts, speech, music and recordings under ``data_dir``."""
@@ -36,6 +39,9 @@ class MediaKit:
         self._moh: EncodedAudio | None = None
         self._libraries: dict[str, PromptLibrary] = {}
         self._indexes: dict[str, RecordingIndex] = {}
+        # Spoken texts already encoded, per tenant: a prompt heard by every caller is read and
+        # encoded once, not once per call. Bounded; the oldest entry goes first.
+        self._speech: OrderedDict[tuple[str, str, str], EncodedAudio] = OrderedDict()
 
     def library(self, tenant_id: str) -> PromptLibrary:
         lib = self._libraries.get(tenant_id)
@@ -72,7 +78,16 @@ class MediaKit:
         try:
             if isinstance(media, AudioFile):
                 return self.library(tenant_id).load(media.file)
-            return self.tts.speak(media.text, media.voice or "en", tenant_id=tenant_id)
+            key = (tenant_id, media.voice or "en", media.text)
+            audio = self._speech.get(key)
+            if audio is None:
+                audio = self.tts.speak(media.text, media.voice or "en", tenant_id=tenant_id)
+                self._speech[key] = audio
+                if len(self._speech) > _SPEECH_CACHE_ENTRIES:
+                    self._speech.popitem(last=False)
+            else:
+                self._speech.move_to_end(key)
+            return audio
         except PromptError as exc:
             _log.warning("tenant %s: prompt not played: %s", tenant_id, exc)
             return None
@@ -90,6 +105,8 @@ class MediaKit:
         return Playlist(items)
 
     def _cached(self, tenant_id: str, speech: Speech) -> bool:
+        if (tenant_id, speech.voice or "en", speech.text) in self._speech:
+            return True
         try:
             path = self.tts.cache_path(speech.text, speech.voice or "en", tenant_id=tenant_id)
         except PromptError:
