@@ -172,6 +172,9 @@ def test_rfc4733_key_routes_to_support_and_agent_declining_passes_it_on(tmp_path
                 assert agent.call.headers["X-Glasshouse-Queue"] == "support"
                 contact_id = agent.call.headers["X-Glasshouse-Contact-Id"]
                 await asyncio.wait_for(agent.call.established.wait(), 5)
+                await asyncio.sleep(0.5)
+                # The tail of the key that chose the queue does not reach the agent.
+                assert agent.received_events == 0
                 assert (await caller.hangup()).status == 200
                 await asyncio.wait_for(agent.call.ended.wait(), 5)
             await until(lambda: not server.switch.calls)

@@ -91,6 +91,7 @@ class FakePhone:
         self.layer = TransactionLayer()
         self.heard = bytearray()  # linear PCM of what this phone received
         self.received_packets = 0
+        self.received_events = 0  # RFC 4733 telephone-event packets received
         self.requests: list[SipRequest] = []
         self.responses: list[SipResponse] = []
         self.call = _Call()
@@ -455,6 +456,8 @@ class FakePhone:
                 packet = RtpPacket.parse(data)
             except RtpError:
                 continue
+            if packet.payload_type == (self.call.telephone_event or 101):
+                self.received_events += 1
             if packet.payload_type in (0, 8):
                 self.received_packets += 1
                 law = G711Law.PCMU if packet.payload_type == 0 else G711Law.PCMA

@@ -458,6 +458,9 @@ class RtpSession:
         self._rtcp_in = 0
         self._rtcp_out = 0
         self._socket_errors = 0
+        # Telephone events received before this loop time are not passed to a bridged leg
+        # (they are still reported through on_dtmf).
+        self.dtmf_quiet_until = 0.0
 
         self._closed = False
 
@@ -1086,6 +1089,8 @@ class RtpSession:
         peer = self._bridge
         if peer is None or self._closed:
             return
+        if event and now < self.dtmf_quiet_until:
+            return  # the tail of a key pressed before the bridge (an IVR choice): not passed on
         if self._pass_to is peer:
             # Pass-through: whatever is accepted goes on as it came, so the far end sees one
             # stream (a packet with a header extension, the first one from a new address, DTMF).

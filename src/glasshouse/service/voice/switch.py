@@ -103,6 +103,7 @@ ALLOW: Final = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REFER, NOTIFY, REGISTER
 _HEADER_VALUE = re.compile(r"[^\x20-\x7e]")
 CONTROL_TYPE: Final = "application/x-glasshouse-control"
 HOUSEKEEPING_S: Final = 5.0
+DTMF_TAIL_S: Final = 0.5
 LINGER_S: Final = 40.0  # past Timer B/L (32 s): no answer can come for a leg after that
 _DTMF_INFO = re.compile(r"Signal\s*=\s*([0-9*#A-Da-d])", re.IGNORECASE)
 
@@ -1026,6 +1027,8 @@ class Switch:
             call.announce_task = None
         call.caller.rtp.stop_playing()
         leg.rtp.stop_playing()
+        # The end packets of the key that chose the queue may still be arriving.
+        call.caller.rtp.dtmf_quiet_until = self._loop.time() + DTMF_TAIL_S
         bridge(call.caller.rtp, leg.rtp)
         if call.tenant.media.record:
             self._start_recording(call)
