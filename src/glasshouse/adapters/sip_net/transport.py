@@ -34,6 +34,7 @@ _READS_PER_WAKEUP: Final = 64
 _TCP_IDLE_S: Final = 600.0
 _MAX_TCP_CONNECTIONS: Final = 4096
 _MAX_ERRORS_PER_READ: Final = 64
+_PORT_ATTEMPTS: Final = 20
 
 
 @dataclass(slots=True)
@@ -68,7 +69,17 @@ class SipTransport:
         self.port = 0
 
     async def start(self, host: str, port: int, *, tcp: bool = True) -> None:
-        """Bind UDP (and TCP) on ``host:port``; port 0 picks a free port, the same for both."""
+        """Bind UDP (and TCP) on ``host:port``; port 0 picks a free port, the same for both
+        (a port free for UDP but taken for TCP is given back and another one tried)."""
+        for attempt in range(_PORT_ATTEMPTS if port == 0 else 1):
+            try:
+                await self._start(host, port, tcp=tcp)
+                return
+            except OSError:
+                if port != 0 or attempt == _PORT_ATTEMPTS - 1:
+                    raise
+
+    async def _start(self, host: str, port: int, *, tcp: bool) -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         udp = socket.socket(family, socket.SOCK_DGRAM)
         try:

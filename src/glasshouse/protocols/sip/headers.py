@@ -1355,17 +1355,17 @@ _VALUE_RE: Final = char_class(_VALUE_CHARS)
 # the full parser, which decides whether they can be encoded. Written as runs of plain
 # characters between escapes, which the regex engine scans far faster than one alternation per
 # character.
-_QUOTED_PLAIN: Final = r'[^"\\\r\n\ud800-\udfff]*+'
-_QUOTED_RE: Final = rf'"{_QUOTED_PLAIN}(?:\\[^\r\n\ud800-\udfff]{_QUOTED_PLAIN})*+"'
+_QUOTED_PLAIN: Final = r'[^"\\\r\n\ud800-\udfff]*'
+_QUOTED_RE: Final = rf'"{_QUOTED_PLAIN}(?:\\[^\r\n\ud800-\udfff]{_QUOTED_PLAIN})*"'
 _QVALUE_RE: Final = r"(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)"
-_PARAM_ITEM: Final = re.compile(rf";({_TOKEN_RE}++)(?:=({_VALUE_RE}++|{_QUOTED_RE}))?")
+_PARAM_ITEM: Final = re.compile(rf";({_TOKEN_RE}+)(?:=({_VALUE_RE}+|{_QUOTED_RE}))?")
 
 
 def _param_shape(*, quoted: bool, contact: bool) -> str:
     """One ``;name[=value]`` header parameter. An addr-spec cannot have quoted values (a '<'
     inside one would be taken for a name-addr); a Contact's q and expires must be valid."""
-    value = f"(?:{_VALUE_RE}++|{_QUOTED_RE})" if quoted else f"{_VALUE_RE}++"
-    generic = f"{_TOKEN_RE}++(?:={value})?"
+    value = f"(?:{_VALUE_RE}+|{_QUOTED_RE})" if quoted else f"{_VALUE_RE}+"
+    generic = f"{_TOKEN_RE}+(?:={value})?"
     if not contact:
         return f";{generic}"
     return (
@@ -1384,13 +1384,13 @@ def _shape_params(raw: str) -> Params:
 def _name_addr_shape(*, brackets: bool, contact: bool) -> re.Pattern[str]:
     """Groups: quoted display name, token display name, URI, parameters; then URI and
     parameters of the addr-spec form."""
-    display = f"(?:({_QUOTED_RE})[ \t]*+|({_TOKEN_RE}++(?:[ \t]++{_TOKEN_RE}++)*+)[ \t]*+)?"
+    display = f"(?:({_QUOTED_RE})[ \t]*|({_TOKEN_RE}+(?:[ \t]+{_TOKEN_RE}+)*)[ \t]*)?"
     params = _param_shape(quoted=True, contact=contact)
-    name_addr = f"{display}<({SIP_URI_SHAPE})>((?:{params})*+)"
+    name_addr = f"{display}<({SIP_URI_SHAPE})>((?:{params})*)"
     if brackets:
         return re.compile(name_addr)
     params = _param_shape(quoted=False, contact=contact)
-    return re.compile(f"{name_addr}|({SIP_ADDR_SPEC_SHAPE})((?:{params})*+)")
+    return re.compile(f"{name_addr}|({SIP_ADDR_SPEC_SHAPE})((?:{params})*)")
 
 
 #: From, To, Refer-To...: accepted by ``NameAddr.parse``.
@@ -1402,17 +1402,17 @@ CONTACT_SHAPE: Final = _name_addr_shape(brackets=False, contact=True)
 #: Accepted by ``Via.parse``; ttl and maddr, and received other than IPv4, are left out.
 #: Groups: transport, host, port, parameters.
 VIA_SHAPE: Final = re.compile(
-    rf"SIP/2\.0/({_TOKEN_RE}++) ({HOST_SHAPE})(?::({PORT_SHAPE}))?"
-    rf"((?:;(?:(?i:branch)={_VALUE_RE}++|(?i:rport)(?:={PORT_SHAPE})?|(?i:received)={IPV4_SHAPE}"
-    rf"|(?!(?i:ttl|maddr|received|rport|branch)(?!{_TOKEN_RE})){_TOKEN_RE}++(?:={_VALUE_RE}++)?))*+)"
+    rf"SIP/2\.0/({_TOKEN_RE}+) ({HOST_SHAPE})(?::({PORT_SHAPE}))?"
+    rf"((?:;(?:(?i:branch)={_VALUE_RE}+|(?i:rport)(?:={PORT_SHAPE})?|(?i:received)={IPV4_SHAPE}"
+    rf"|(?!(?i:ttl|maddr|received|rport|branch)(?!{_TOKEN_RE})){_TOKEN_RE}+(?:={_VALUE_RE}+)?))*)"
 )
 #: The first ``branch`` parameter of a value that matches :data:`VIA_SHAPE`.
-VIA_BRANCH: Final = re.compile(r";(?i:branch)=([^;]*+)")
+VIA_BRANCH: Final = re.compile(r";(?i:branch)=([^;]*)")
 #: Accepted by :func:`parse_call_id`.
-CALL_ID_SHAPE: Final = re.compile(f"{char_class(_WORD_CHARS)}++(?:@{char_class(_WORD_CHARS)}++)?")
+CALL_ID_SHAPE: Final = re.compile(f"{char_class(_WORD_CHARS)}+(?:@{char_class(_WORD_CHARS)}+)?")
 #: Sequence number (group 1, below 2**31 once checked) and method (group 2) of a CSeq.
-CSEQ_SHAPE: Final = re.compile(rf"([0-9]{{1,10}})[ \t]++({_TOKEN_RE}++)")
+CSEQ_SHAPE: Final = re.compile(rf"([0-9]{{1,10}})[ \t]+({_TOKEN_RE}+)")
 #: Accepted by ``MediaType.parse``. Groups: type, subtype, parameters.
 MEDIA_TYPE_SHAPE: Final = re.compile(
-    f"({_TOKEN_RE}++)/({_TOKEN_RE}++)((?:{_param_shape(quoted=True, contact=False)})*+)"
+    f"({_TOKEN_RE}+)/({_TOKEN_RE}+)((?:{_param_shape(quoted=True, contact=False)})*)"
 )

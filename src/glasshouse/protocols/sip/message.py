@@ -785,8 +785,8 @@ def _parse_full(data: bytes) -> SipMessage:
 # accept what the full parser rejects, and what they return equals what it returns.
 
 _TOKEN_RE: Final = char_class(TOKEN_CHARS)
-_TOKEN_NAME: Final = re.compile(f"{_TOKEN_RE}++")
-_REQUEST_LINE: Final = re.compile(rf"({_TOKEN_RE}++) ([^ ]++) SIP/2\.0")
+_TOKEN_NAME: Final = re.compile(f"{_TOKEN_RE}+")
+_REQUEST_LINE: Final = re.compile(rf"({_TOKEN_RE}+) ([^ ]+) SIP/2\.0")
 _STATUS_LINE: Final = re.compile(r"SIP/2\.0 ([1-6][0-9][0-9]) (.*)")
 _LENGTH_SHAPE: Final = re.compile(r"[0-9]{1,10}")
 _SHAPES: Final[dict[str, re.Pattern[str]]] = {

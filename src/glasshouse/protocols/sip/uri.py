@@ -508,12 +508,12 @@ Uri = SipUri | TelUri | AbsoluteUri
 
 _OCTET: Final = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 # A hostname label: runs of letters, digits and '_' joined by '-' (no '-' at either end).
-_LABEL: Final = r"[A-Za-z0-9_]++(?:-++[A-Za-z0-9_]++)*+"
+_LABEL: Final = r"[A-Za-z0-9_]+(?:-+[A-Za-z0-9_]+)*"
 #: An IPv4 address as :mod:`ipaddress` accepts it (no leading zeros).
 IPV4_SHAPE: Final = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
 #: A hostname or IPv4 address that :func:`check_host` accepts. The lookahead keeps out names
 #: made only of digits and dots, which must be IPv4 addresses.
-HOST_SHAPE: Final = rf"(?:{IPV4_SHAPE}|(?=[0-9.]*+[A-Za-z_\-]){_LABEL}(?:\.{_LABEL})*+)"
+HOST_SHAPE: Final = rf"(?:{IPV4_SHAPE}|(?=[0-9.]*[A-Za-z_\-]){_LABEL}(?:\.{_LABEL})*)"
 #: A port that :func:`parse_port` accepts: 1 to 5 digits, at most 65535.
 PORT_SHAPE: Final = r"(?:[0-5]?[0-9]{1,4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 _USER: Final = char_class(_USER_INPUT_CHARS)
@@ -521,17 +521,17 @@ _PASSWORD: Final = char_class(_PASSWORD_CHARS)
 _PARAM: Final = char_class(_PARAM_CHARS)
 #: A SIP URI without headers, in the form written inside ``<...>``.
 SIP_URI_SHAPE: Final = (
-    rf"sips?:(?:{_USER}++(?::{_PASSWORD}*+)?@)?{HOST_SHAPE}(?::{PORT_SHAPE})?"
-    rf"(?:;{_PARAM}++(?:={_PARAM}++)?)*+"
+    rf"sips?:(?:{_USER}+(?::{_PASSWORD}*)?@)?{HOST_SHAPE}(?::{PORT_SHAPE})?"
+    rf"(?:;{_PARAM}+(?:={_PARAM}+)?)*"
 )
 #: A SIP URI in addr-spec form (no ``<>``): it ends at the first ';' and has no ',' or '?'.
 SIP_ADDR_SPEC_SHAPE: Final = (
-    rf"sips?:(?:{char_class(_USER_INPUT_CHARS - frozenset(';?,'))}++"
-    rf"(?::{char_class(_PASSWORD_CHARS - frozenset(','))}*+)?@)?{HOST_SHAPE}(?::{PORT_SHAPE})?"
+    rf"sips?:(?:{char_class(_USER_INPUT_CHARS - frozenset(';?,'))}+"
+    rf"(?::{char_class(_PASSWORD_CHARS - frozenset(','))}*)?@)?{HOST_SHAPE}(?::{PORT_SHAPE})?"
 )
 _COMMON_SIP_URI: Final = re.compile(
-    rf"(sips?):(?:({_USER}++)(?::({_PASSWORD}*+))?@)?({HOST_SHAPE})(?::({PORT_SHAPE}))?"
-    rf"((?:;{_PARAM}++(?:={_PARAM}++)?)*+)"
+    rf"(sips?):(?:({_USER}+)(?::({_PASSWORD}*))?@)?({HOST_SHAPE})(?::({PORT_SHAPE}))?"
+    rf"((?:;{_PARAM}+(?:={_PARAM}+)?)*)"
 )
 
 
