@@ -39,6 +39,7 @@ from glasshouse.testing.baresip import (
     BaresipAccount,
     BaresipError,
     BaresipPhone,
+    BaresipTimeout,
     baresip_binary,
     baresip_modules_missing,
 )
@@ -561,6 +562,18 @@ def test_baresip_holds_resumes_and_records_what_it_hears(media: dict[str, Path])
 @needs_sipp
 @needs_raw
 def test_ivr_caller_answers_a_reinvite_and_baresip_hears_its_dtmf(media: dict[str, Path]) -> None:
+    # On a cold machine a just-started baresip has once shown no sign of sipp's first INVITE
+    # (no event at all); that case alone is tried once more, and the second try must pass.
+    for attempt in (1, 2):
+        try:
+            _ivr_caller_and_baresip(media)
+            return
+        except BaresipTimeout as exc:
+            if attempt == 2 or "events: none" not in str(exc):
+                raise
+
+
+def _ivr_caller_and_baresip(media: dict[str, Path]) -> None:
     with BaresipPhone(BaresipAccount(user="ivr", answermode="auto")) as phone:
         with ivr_caller(
             phone.address,
