@@ -892,11 +892,7 @@ class Switch:
         session_id = str(secrets.randbelow(10**9))
         offer = build_offer(self.host, rtp.port, session_id=session_id)
         caller_user = call.variables.get("caller", "anonymous")
-        headers = [("X-Glasshouse-Contact-Id", call.contact_id)]
-        if call.queue_id:
-            headers.append(("X-Glasshouse-Queue", call.queue_id))
-        for name, value in sorted(call.variables.items()):
-            headers.append((f"X-Glasshouse-Var-{name}", _HEADER_VALUE.sub("?", value)[:200]))
+        headers = _context_headers(call)
         try:
             invite = new_request(
                 "INVITE",
@@ -1126,10 +1122,7 @@ class Switch:
             return
         session_id = str(secrets.randbelow(10**9))
         offer = build_offer(self.host, rtp.port, session_id=session_id)
-        # The call's context goes with it, as for an agent's screen pop.
-        headers = [("X-Glasshouse-Contact-Id", call.contact_id)]
-        for name, value in sorted(call.variables.items()):
-            headers.append((f"X-Glasshouse-Var-{name}", _HEADER_VALUE.sub("?", value)[:200]))
+        headers = _context_headers(call)  # the call's context goes with it, as a screen pop
         reliable = transport.lower() == "tcp"
         invite = new_request(
             "INVITE",
@@ -1509,6 +1502,17 @@ class _MediaClock:
                 return at_ms
         self._anchor_ms, self._anchor_ts = arrival, ts
         return arrival
+
+
+def _context_headers(call: Call) -> list[tuple[str, str]]:
+    """The call's context for the phone or line it goes to (the screen pop): its contact id,
+    its queue and the IVR inputs, one ``X-Glasshouse-Var-<name>`` each (printable, bounded)."""
+    headers = [("X-Glasshouse-Contact-Id", call.contact_id)]
+    if call.queue_id:
+        headers.append(("X-Glasshouse-Queue", call.queue_id))
+    for name, value in sorted(call.variables.items()):
+        headers.append((f"X-Glasshouse-Var-{name}", _HEADER_VALUE.sub("?", value)[:200]))
+    return headers
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:
