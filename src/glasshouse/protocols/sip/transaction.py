@@ -458,7 +458,10 @@ class _Tx:
         wire: bytes,
     ) -> None:
         self.id = tx_id
-        self.request = request
+        # Dropped (None) once the transaction only waits for stray retransmissions (timers D,
+        # I, J, K): tens of thousands of such transactions linger at a few hundred calls per
+        # second, and their parsed requests would make every full garbage collection slow.
+        self.request: SipRequest | None = request
         self.method = request.method
         self.invite = request.method == "INVITE"
         self.server = server
@@ -470,8 +473,10 @@ class _Tx:
         self.timers: dict[str, _Timer] = {}
         self.interval = 0.0  # the current retransmission interval
         self.acked = False  # server INVITE: an ACK for its 2xx arrived
-        self.ok_tags: set[str] = set()  # client INVITE: To tags of the 2xx passed up
-        self.ack_keys: list[tuple[str, int, str, str]] = []  # server INVITE: 2xx dialogs
+        # Client INVITE: To tags of the 2xx passed up; server INVITE: 2xx dialogs. Empty
+        # tuples until used: most transactions never need them.
+        self.ok_tags: tuple[str, ...] = ()
+        self.ack_keys: tuple[tuple[str, int, str, str], ...] = ()
 
 
 _AckKey = tuple[str, int, str, str]  # Call-ID, CSeq number, From tag, To tag
@@ -551,7 +556,7 @@ class TransactionLayer:
                 return []
             # The client is still waiting: answer 100 now rather than at the 200 ms mark.
             self._cancel(tx, "trying")
-            tx.last = bytes(make_response(tx.request, 100))
+            tx.last = bytes(make_response(_request_of(tx), 100))
         return [Transmit(tx.last, tx.dest, tx.reliable, tx.id)]
 
     def _receive_ack(
@@ -601,9 +606,10 @@ class TransactionLayer:
         elif act is _Act.PASS_2XX:
             tag = response.to.tag or ""
             out.append(ResponseReceived(tx.id, response, tag in tx.ok_tags))
-            tx.ok_tags.add(tag)
+            if tag not in tx.ok_tags:
+                tx.ok_tags += (tag,)
         elif act is _Act.PASS_AND_ACK:
-            tx.last = bytes(_ack_for(tx.request, response))
+            tx.last = bytes(_ack_for(_request_of(tx), response))
             out.append(Transmit(tx.last, tx.dest, tx.reliable, tx.id))
             out.append(ResponseReceived(tx.id, response))
         elif act is _Act.RESEND_ACK and tx.last is not None:
@@ -676,10 +682,10 @@ class TransactionLayer:
         if tx.invite and status_class == 1:
             self._cancel(tx, "trying")
         if next_state is TxState.ACCEPTED:
-            key = _ack_key(tx.request, response.to.tag)
+            key = _ack_key(_request_of(tx), response.to.tag)
             if key not in self._awaiting_ack:
                 self._awaiting_ack[key] = tx
-                tx.ack_keys.append(key)
+                tx.ack_keys += (key,)
         if next_state is not tx.state:
             self._enter(tx, next_state, now, out)
         return out
@@ -747,9 +753,13 @@ class TransactionLayer:
                     continue
                 tx.interval = self.config.t1
             duration = self.config.duration(name, reliable=tx.reliable)
-            if duration == 0 and name in _LINGER:
-                self._terminate(tx)
-                return
+            if name in _LINGER:
+                if duration == 0:
+                    self._terminate(tx)
+                    return
+                tx.request = None
+                if not tx.server:
+                    tx.wire = b""  # a client request is not retransmitted any more
             self._schedule(tx, name, now + duration)
 
     def _schedule(self, tx: _Tx, name: str, when: float) -> None:
@@ -815,8 +825,15 @@ class TransactionLayer:
         self._terminate(tx)
 
     def _on_trying(self, tx: _Tx, when: float, out: list[TxEvent]) -> None:
-        tx.last = bytes(make_response(tx.request, 100))
+        tx.last = bytes(make_response(_request_of(tx), 100))
         out.append(Transmit(tx.last, tx.dest, tx.reliable, tx.id))
+
+
+def _request_of(tx: _Tx) -> SipRequest:
+    request = tx.request
+    if request is None:  # pragma: no cover - only lingering transactions drop it
+        raise TransactionError(f"transaction {tx.id} no longer holds its request")
+    return request
 
 
 def _ack_key(request: SipRequest, to_tag: str | None) -> _AckKey:
