@@ -46,6 +46,9 @@ _READ_PAGE: Final = 1000
 # What an acknowledged append survives: "power" a power cut as well as a killed process.
 _SYNCHRONOUS: Final = {"power": "FULL", "process": "NORMAL"}
 
+# One encoder for every append: json.dumps with options builds a new encoder per call.
+_ENCODE: Final = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
+
 _SCHEMA: Final = """
 CREATE TABLE events (
     tenant TEXT NOT NULL,
@@ -200,7 +203,7 @@ class SqliteEventStore:
             return []
         # Serialise outside the lock: only the seq assignment and the insert need it.
         payloads = [
-            (json.dumps(form["data"], separators=(",", ":"), sort_keys=True), event)
+            (_ENCODE(form["data"]), event)
             for event, form in prepared
         ]
         tenants = list(dict.fromkeys(event.tenant for event, _ in prepared))

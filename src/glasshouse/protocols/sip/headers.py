@@ -201,8 +201,19 @@ def canonical_name(name: str) -> str:
 
     Unknown names come back as given.
     """
+    known = _CANONICAL_OF.get(name)
+    if known is not None:
+        return known
     key = name.lower()
-    return COMPACT_FORMS.get(key) or _CANONICAL.get(key, name)
+    result = COMPACT_FORMS.get(key) or _CANONICAL.get(key, name)
+    if result is not name:  # a known header: the set of spellings worth keeping is small
+        if len(_CANONICAL_OF) >= 1024:
+            _CANONICAL_OF.clear()
+        _CANONICAL_OF[name] = result
+    return result
+
+
+_CANONICAL_OF: dict[str, str] = {}
 
 
 def split_list(value: str) -> list[str]:

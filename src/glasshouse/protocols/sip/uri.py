@@ -152,8 +152,23 @@ def parse_host(text: str, what: str = "host") -> str:
     return text
 
 
+# Hosts already found valid: a server sees the same few hosts in every message. Bounded, so
+# a stream of made-up hosts cannot grow it without end.
+_VALID_HOSTS: dict[str, None] = {}
+_VALID_HOSTS_MAX = 4096
+
+
 def check_host(host: str, what: str = "host") -> None:
     """Validate a bare host: hostname, IPv4 or IPv6 address (without brackets)."""
+    if host in _VALID_HOSTS:
+        return
+    _check_host(host, what)
+    if len(_VALID_HOSTS) >= _VALID_HOSTS_MAX:
+        _VALID_HOSTS.clear()
+    _VALID_HOSTS[host] = None
+
+
+def _check_host(host: str, what: str) -> None:
     if not host:
         raise SipParseError(f"{what} is empty")
     if ":" in host:
