@@ -52,11 +52,21 @@ def test_refused_commands_change_nothing(seed: int) -> None:
             (acd.enqueue, (c, q, now)),
             (acd.disposition, (a, c, "", now)),
             (acd.advance, (now - 1,)),
+            (acd.start_outbound, (a, c, now)),
+            (acd.start_outbound, (a, "o1", now, {"consult_for": c})),
+            (acd.outbound_failed, (c, now)),
+            (acd.start_inbound_consult, (a, c, now)),
+            (acd.transfer, (c, now, {"to_queue": q})),
+            (acd.transfer, (c, now, {"to_agent": a})),
+            (acd.complete_transfer, (c, rng.choice(contacts), now)),
         ]
         fn, args = rng.choice(commands)
+        kwargs: dict[str, Any] = {}
+        if args and isinstance(args[-1], dict):
+            args, kwargs = args[:-1], args[-1]
         before = snapshot(acd)
         try:
-            fn(*args)  # type: ignore[operator]
+            fn(*args, **kwargs)  # type: ignore[operator]
         except AcdError:
             refused += 1
             assert snapshot(acd) == before, f"{fn.__name__}{args} was refused but changed state"

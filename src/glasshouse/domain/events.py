@@ -255,11 +255,13 @@ class ContactTimedOut(EventBody):
 
 @dataclass(frozen=True, slots=True)
 class CallbackRequested(EventBody):
-    """The customer chose "keep my place and call me back": the contact keeps its position."""
+    """The customer chose "keep my place and call me back": the contact keeps its position.
+    ``number`` is the number to call back (from the IVR), kept so a restart can still dial it."""
 
     TYPE: ClassVar[str] = "callback.requested"
     contact_id: str
     queue_id: str
+    number: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +283,16 @@ class CallbackFailed(EventBody):
     queue_id: str
     agent_id: str
     retry: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRestored(EventBody):
+    """A callback still waiting when the server stopped was taken back into the ACD at start;
+    it waits in ``queue_id`` (its metrics state is unchanged: waiting for a callback)."""
+
+    TYPE: ClassVar[str] = "callback.restored"
+    contact_id: str
+    queue_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,6 +371,51 @@ class ContactTransferred(EventBody):
     agent_id: str
     kind: str
     target: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactOutboundStarted(EventBody):
+    """An agent placed a call (the number is not stored): the agent is busy with the contact and
+    its talk time starts. ``consult_for`` names the held contact this call consults about."""
+
+    TYPE: ClassVar[str] = "contact.outbound_started"
+    contact_id: str
+    agent_id: str
+    consult_for: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ContactOutboundFailed(EventBody):
+    """The placed call never connected (``reason``: busy, no answer, refused...): the contact
+    ends without after-call work and the agent is free again."""
+
+    TYPE: ClassVar[str] = "contact.outbound_failed"
+    contact_id: str
+    agent_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ContactConsultAnswered(EventBody):
+    """Agent ``agent_id`` answered the internal call ``from_agent_id`` placed: both are busy
+    with the contact until it ends."""
+
+    TYPE: ClassVar[str] = "contact.consult_answered"
+    contact_id: str
+    agent_id: str
+    from_agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactTransferConnected(EventBody):
+    """Attended transfer completed: the customer is now connected to ``agent_id``, who took the
+    consultation ``consult_id`` from ``from_agent_id``; the new agent's talk time starts."""
+
+    TYPE: ClassVar[str] = "contact.transfer_connected"
+    contact_id: str
+    agent_id: str
+    from_agent_id: str
+    consult_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -470,12 +527,17 @@ EVENT_TYPES: Final[dict[str, type[EventBody]]] = {
         CallbackRequested,
         CallbackDialing,
         CallbackFailed,
+        CallbackRestored,
         ContactDispositioned,
         ShiftReminderSent,
         ShiftConfirmed,
         ShiftSwapRequested,
         IvrStep,
         ContactTransferred,
+        ContactOutboundStarted,
+        ContactOutboundFailed,
+        ContactConsultAnswered,
+        ContactTransferConnected,
         RecordingStarted,
         RecordingPaused,
         RecordingResumed,
@@ -503,13 +565,14 @@ class Event:
         return self.body.TYPE
 
     def with_seq(self, seq: int) -> Event:
-        return dataclasses.replace(self, seq=seq)
+        return Event(self.tenant, self.ts, self.body, seq, self.test)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
-        for f in dataclasses.fields(self.body):
-            value = getattr(self.body, f.name)
-            data[f.name] = dict(value) if isinstance(value, Mapping) else value
+        body = self.body
+        for name in _field_names(type(body)):
+            value = getattr(body, name)
+            data[name] = dict(value) if isinstance(value, Mapping) else value
         out: dict[str, Any] = {
             "v": SCHEMA_VERSION,
             "tenant": self.tenant,
@@ -530,6 +593,33 @@ class Event:
 # Parsing and validation at the boundary
 
 _HINTS: dict[type[EventBody], dict[str, Any]] = {}
+# Per body class, computed once: every event of a call passes through here before it is stored.
+_FIELD_NAMES: dict[type[EventBody], tuple[str, ...]] = {}
+_PLANS: dict[type[EventBody], tuple[frozenset[str], tuple[tuple[str, Any, bool], ...]]] = {}
+
+
+def _field_names(cls: type[EventBody]) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
+def _plan(cls: type[EventBody]) -> tuple[frozenset[str], tuple[tuple[str, Any, bool], ...]]:
+    """The field names, and per field its name, type hint and whether it is required."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        hints = _hints(cls)
+        fields = tuple(
+            (
+                f.name,
+                hints[f.name],
+                f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+            )
+            for f in dataclasses.fields(cls)
+        )
+        plan = _PLANS[cls] = (frozenset(hints), fields)
+    return plan
 
 
 def _hints(cls: type[EventBody]) -> dict[str, Any]:
@@ -542,11 +632,11 @@ def _hints(cls: type[EventBody]) -> dict[str, Any]:
 
 
 def _check_value(where: str, name: str, hint: Any, value: Any) -> Any:
-    text = str(hint)
     if hint is str:
-        if not isinstance(value, str):
+        if value.__class__ is not str and not isinstance(value, str):
             raise EventError(f"{where}: field '{name}' must be a string, got {value!r}")
         return value
+    text = str(hint)
     if hint is bool:
         if not isinstance(value, bool):
             raise EventError(f"{where}: field '{name}' must be true or false, got {value!r}")
@@ -574,16 +664,16 @@ def make_body(type_name: str, data: Mapping[str, Any], where: str = "event") -> 
         raise EventError(f"{where}: unknown event type {type_name!r}")
     if not isinstance(data, Mapping):
         raise EventError(f"{where}: 'data' must be an object, got {data!r}")
-    hints = _hints(cls)
-    unknown = sorted(set(data) - set(hints))
-    if unknown:
+    names, fields = _plan(cls)
+    if not names.issuperset(data):
+        unknown = sorted(set(data) - names)
         raise EventError(f"{where}: {type_name} has no field(s) {', '.join(unknown)}")
     kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.name in data:
-            kwargs[f.name] = _check_value(where, f.name, hints[f.name], data[f.name])
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise EventError(f"{where}: {type_name} is missing field '{f.name}'")
+    for name, hint, required in fields:
+        if name in data:
+            kwargs[name] = _check_value(where, name, hint, data[name])
+        elif required:
+            raise EventError(f"{where}: {type_name} is missing field '{name}'")
     for key in ("agent_id", "contact_id", "queue_id"):
         if key in kwargs and not kwargs[key]:
             raise EventError(f"{where}: field '{key}' must not be empty")

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from glasshouse.protocols.rtp.dtmf import DtmfSender
 from glasshouse.protocols.rtp.g711 import G711Law, decode, encode
@@ -26,7 +26,7 @@ from glasshouse.protocols.sdp import (
 )
 from glasshouse.protocols.sip.dialog import Dialog, new_request, new_tag
 from glasshouse.protocols.sip.digest import DigestChallenge, authorize, choose_challenge
-from glasshouse.protocols.sip.headers import NameAddr
+from glasshouse.protocols.sip.headers import NameAddr, Replaces
 from glasshouse.protocols.sip.message import (
     SipMessage,
     SipRequest,
@@ -42,6 +42,7 @@ from glasshouse.protocols.sip.transaction import (
     TransactionTimeout,
     Transmit,
     TxEvent,
+    make_cancel,
     with_via,
 )
 from glasshouse.protocols.sip.uri import SipParseError, SipUri
@@ -94,6 +95,11 @@ class FakePhone:
         self.received_events = 0  # RFC 4733 telephone-event packets received
         self.requests: list[SipRequest] = []
         self.responses: list[SipResponse] = []
+        #: (status, bytes of ``heard`` so far) as each response came: what was heard before it
+        self.heard_at: list[tuple[int, int]] = []
+        #: a provisional response with SDP came to our INVITE: its media flows before any answer
+        self.early_media = asyncio.Event()
+        self.sent: list[SipRequest] = []  # requests we sent, as sent (with their Via)
         self.call = _Call()
         self.incoming = asyncio.Event()
         self._sip: socket.socket | None = None
@@ -180,6 +186,9 @@ class FakePhone:
                 self._sip.sendto(event.data, event.dest)
             elif isinstance(event, ResponseReceived):
                 self.responses.append(event.response)
+                self.heard_at.append((event.response.status, len(self.heard)))
+                if 100 < event.response.status < 200 and event.response.body:
+                    self._early_media(event.response)
                 waiter = self._waiters.get(event.tx_id)
                 if event.response.status >= 200 and waiter is not None and not waiter.done():
                     waiter.set_result(event.response)
@@ -204,6 +213,7 @@ class FakePhone:
 
     async def _request(self, request: SipRequest, timeout: float = 10.0) -> SipResponse:
         request = with_via(request, self.host, self.sip_port)
+        self.sent.append(request)
         sent = self.layer.send_request(request, self.server, self._now(), reliable=False)
         assert self._loop is not None
         waiter: asyncio.Future[SipResponse] = self._loop.create_future()
@@ -322,6 +332,40 @@ class FakePhone:
         self.call.established.set()
         return response
 
+    def _early_media(self, response: SipResponse) -> None:
+        """A 18x with an SDP answer to our INVITE (RFC 3261 13.2.1): send our media there."""
+        invite, offer = self.call.invite, self.call.local_sdp
+        if invite is None or offer is None or response.call_id != invite.call_id:
+            return
+        try:
+            audio = accept_answer(offer, SessionDescription.parse(response.body))
+        except ValueError:
+            return
+        if audio is not None and audio.remote_address:
+            self.call.remote_rtp = (audio.remote_address, audio.remote_port)
+            self.call.payload_type = audio.codec.payload_type
+            self.call.telephone_event = audio.telephone_event
+            self.early_media.set()
+
+    async def cancel(self) -> SipResponse:
+        """CANCEL our INVITE still without a final response; returns the CANCEL's response
+        (the INVITE's own, 487, goes to :meth:`dial`)."""
+        invite = next((r for r in reversed(self.sent) if r.method == "INVITE"), None)
+        if invite is None:
+            raise PhoneError("no INVITE to cancel")
+        cancel = make_cancel(invite)
+        sent = self.layer.send_request(cancel, self.server, self._now(), reliable=False)
+        assert self._loop is not None
+        waiter: asyncio.Future[SipResponse] = self._loop.create_future()
+        self._waiters[sent.tx_id] = waiter
+        self._dispatch(sent.events)
+        try:
+            return await asyncio.wait_for(waiter, 10)
+        except TimeoutError:
+            raise PhoneError("no response to CANCEL in 10 s") from None
+        finally:
+            self._waiters.pop(sent.tx_id, None)
+
     def _on_request(self, event: RequestReceived) -> None:
         request = event.request
         if self.on_request is not None:
@@ -430,12 +474,35 @@ class FakePhone:
             content_type="application/dtmf-relay",
         )
 
-    async def refer(self, target: str) -> SipResponse:
-        """Blind transfer (RFC 3515): REFER the other party to ``target`` (a SIP URI)."""
+    async def refer(self, target: str, *, replaces: Dialog | None = None) -> SipResponse:
+        """Blind transfer (RFC 3515): REFER the other party to ``target`` (a SIP URI). With
+        ``replaces`` (the consultation's dialog, maybe another phone's), an attended transfer
+        (RFC 5589 7): the Refer-To carries a Replaces (RFC 3891) naming that dialog, its to-tag
+        the far end's tag and its from-tag ours."""
+        uri = SipUri.parse(target)
+        if replaces is not None:
+            named = Replaces(
+                call_id=replaces.call_id,
+                to_tag=replaces.remote_tag,
+                from_tag=replaces.local_tag,
+            )
+            uri = replace(uri, headers=(*uri.headers, ("Replaces", str(named))))
         return await self._in_dialog(
             "REFER",
-            extra_headers=[("Refer-To", f"<{target}>"), ("Referred-By", str(self._contact()))],
+            extra_headers=[("Refer-To", f"<{uri}>"), ("Referred-By", str(self._contact()))],
         )
+
+    def refer_progress(self) -> list[int]:
+        """The status codes reported so far by NOTIFYs of a REFER (RFC 3515 sipfrag bodies), in
+        the order they came."""
+        codes = []
+        for request in self.requests:
+            if request.method != "NOTIFY" or not request.body.startswith(b"SIP/2.0 "):
+                continue
+            status = request.body[8:11]
+            if status.isdigit():
+                codes.append(int(status))
+        return codes
 
     async def hangup(self) -> SipResponse:
         self._stop_sending()

@@ -202,10 +202,7 @@ class SqliteEventStore:
                 self._connection()
             return []
         # Serialise outside the lock: only the seq assignment and the insert need it.
-        payloads = [
-            (_ENCODE(form["data"]), event)
-            for event, form in prepared
-        ]
+        payloads = [(_ENCODE(form["data"]), event) for event, form in prepared]
         tenants = list(dict.fromkeys(event.tenant for event, _ in prepared))
         with self._lock:
             conn = self._connection()

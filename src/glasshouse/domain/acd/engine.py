@@ -36,6 +36,7 @@ from glasshouse.domain.acd.errors import (
 )
 from glasshouse.domain.acd.routing import IndexedRouter, Router
 from glasshouse.domain.acd.state import (
+    NO_QUEUE,
     AgentState,
     ContactState,
     Phase,
@@ -53,10 +54,12 @@ from glasshouse.domain.events import (
     CallbackDialing,
     CallbackFailed,
     CallbackRequested,
+    CallbackRestored,
     ContactAbandoned,
     ContactAnswered,
     ContactArrived,
     ContactBlocked,
+    ContactConsultAnswered,
     ContactDispositioned,
     ContactEnded,
     ContactHeld,
@@ -64,11 +67,15 @@ from glasshouse.domain.events import (
     ContactIvrCompleted,
     ContactOffered,
     ContactOfferWithdrawn,
+    ContactOutboundFailed,
+    ContactOutboundStarted,
     ContactOverflowed,
     ContactQueued,
     ContactRetrieved,
     ContactRingNoAnswer,
     ContactTimedOut,
+    ContactTransferConnected,
+    ContactTransferred,
     Event,
     EventBody,
     QueueConfigured,
@@ -79,6 +86,11 @@ LOGIN_REASON: Final = "login"
 SYSTEM_REASONS: Final = frozenset({LOGIN_REASON, RING_NO_ANSWER})
 
 _RING, _MAX_WAIT, _OVERFLOW, _WIDEN, _WRAP_UP = range(5)
+#: the after-call work of an agent whose contact carried on without them (a transfer)
+_WRAP_UP_APART: Final = 5
+#: keys of contacts put back at the front of their queue sort before every arrival's
+_FRONT: Final = 1 << 62
+_VOICE: Final = "voice"
 
 RouterFactory = Callable[[Callable[[], list[QueueSpec]]], Router]
 
@@ -133,6 +145,11 @@ class Acd:
         self._staffed: dict[str, int] = {}  # queue -> logged-in eligible agents
         self._aht_ms: dict[str, float] = {}  # queue -> smoothed handle time
         self._handle_start: dict[str, int] = {}  # contact -> answer time
+        #: (agent, contact) -> (queue, answer time, timer generation): after-call work of an
+        #: agent on a contact that carried on without them
+        self._apart: dict[tuple[str, str], tuple[QueueSpec, int, int]] = {}
+        self._apart_gen = 0
+        self._front = 0  # order of contacts put back at the front of their queue
         factory: RouterFactory = router or IndexedRouter
         self._router = factory(lambda: list(self._queues.values()))
 
@@ -167,6 +184,10 @@ class Acd:
             self._now = max(self._now, at)
             if kind == _WRAP_UP:
                 self._on_wrap_up_timer(target, gen, extra)
+            elif kind == _WRAP_UP_APART:
+                apart = self._apart.get((target, extra))
+                if apart is not None and apart[2] == gen:
+                    self._end_apart(target, extra)
             else:
                 contact = self._contacts.get(target)
                 if contact is not None:
@@ -320,7 +341,7 @@ class Acd:
     def _check_idle(self, agent: AgentState, doing: str) -> None:
         if agent.contacts:
             cid = next(iter(agent.contacts))
-            phase = self._contacts[cid].phase.value if cid in self._contacts else "busy"
+            phase = self._phase_for(agent.agent_id, cid) or "busy"
             raise InvalidTransition(
                 f"agent {agent.agent_id!r} cannot {doing}: contact {cid!r} is {phase}; "
                 "end or transfer it first"
@@ -492,6 +513,16 @@ class Acd:
         self._begin(now)
         if contact.phase not in (Phase.TALKING, Phase.HELD):
             return self._finish()
+        far = self._hang_up(contact, by)
+        if far is not None:
+            self._release(far)
+        return self._finish()
+
+    def _hang_up(self, contact: ContactState, by: str) -> AgentState | None:
+        """End a conversation: its agent goes to after-call work. The agent who answered an
+        agent's call leaves it too, without after-call work; they are returned, not released."""
+        far = self._end_far_side(contact, by) if contact.far_agent else None
+        contact_id = contact.contact_id
         agent = self._agents[contact.agent_id]
         contact.phase = Phase.WRAP_UP
         self._emit(ContactEnded(contact_id=contact_id, agent_id=agent.agent_id, by=by))
@@ -501,10 +532,15 @@ class Acd:
             self._end_wrap_up(agent, contact)
         else:
             self._timer(self._now + wrap, _WRAP_UP, agent.agent_id, agent.token, contact_id)
-        return self._finish()
+        return far
 
     def end_wrap_up(self, agent_id: str, contact_id: str, now: int) -> list[Event]:
         """The agent finishes after-call work before the queue's wrap-up time runs out."""
+        if (agent_id, contact_id) in self._apart:
+            self._begin(now)
+            if (agent_id, contact_id) in self._apart:  # else its timer ended it at this instant
+                self._end_apart(agent_id, contact_id)
+            return self._finish()
         contact = self._handled_by(agent_id, contact_id, Phase.WRAP_UP, "end wrap-up of")
         self._begin(now)
         if contact.phase is Phase.WRAP_UP:
@@ -520,9 +556,7 @@ class Acd:
     def _end_wrap_up(self, agent: AgentState, contact: ContactState) -> None:
         self._emit(AgentAcwEnded(agent_id=agent.agent_id, contact_id=contact.contact_id))
         started = self._handle_start.pop(contact.contact_id, self._now)
-        qid = contact.queue.queue_id
-        # smoothed handle time for expected-wait announcements
-        self._aht_ms[qid] = 0.9 * self._aht_ms.get(qid, 0.0) + 0.1 * (self._now - started)
+        self._smooth_aht(contact.queue, started)
         contact.phase = Phase.DONE
         del self._contacts[contact.contact_id]
         agent.contacts.pop(contact.contact_id, None)
@@ -533,13 +567,16 @@ class Acd:
     ) -> list[Event]:
         """Record the outcome code of a contact the agent is handling or wrapping up."""
         self._agent(agent_id)
-        contact = self._contact(contact_id)
-        if contact.agent_id != agent_id or contact.phase not in (
-            Phase.TALKING,
-            Phase.HELD,
-            Phase.WRAP_UP,
-        ):
-            raise InvalidTransition(f"agent {agent_id!r} is not handling contact {contact_id!r}")
+        if (agent_id, contact_id) not in self._apart:
+            contact = self._contact(contact_id)
+            if contact.agent_id != agent_id or contact.phase not in (
+                Phase.TALKING,
+                Phase.HELD,
+                Phase.WRAP_UP,
+            ):
+                raise InvalidTransition(
+                    f"agent {agent_id!r} is not handling contact {contact_id!r}"
+                )
         if not code:
             raise AcdError("a disposition code is required")
         self._begin(now)
@@ -549,6 +586,366 @@ class Acd:
             )
         )
         return self._finish()
+
+    # ------------------------------------------------------------------------------------
+    # calls agents place, consultations and transfers
+
+    def start_outbound(
+        self,
+        agent_id: str,
+        contact_id: str,
+        now: int,
+        *,
+        number: str = "",
+        consult_for: str | None = None,
+    ) -> list[Event]:
+        """The agent places a call: they are busy with ``contact_id`` on the voice channel until
+        it ends or fails. Refused while they hold a voice contact, except ``consult_for``: their
+        own contact, on hold, that this call consults about. ``number`` is not logged."""
+        if not isinstance(number, str):
+            raise AcdError(f"the number dialled must be a string, got {number!r}")
+        if not isinstance(contact_id, str) or not contact_id:
+            raise AcdError("a contact id is required")
+        agent = self._agent(agent_id)
+
+        def check() -> None:
+            if contact_id in self._contacts or contact_id in self._in_ivr:
+                raise InvalidTransition(f"contact {contact_id!r} is already active")
+            self._check_free_for_call(agent, "place a call", consult_for)
+
+        self._guarded(now, check)
+        contact = ContactState(contact_id, NO_QUEUE, _VOICE, 0, {}, self._now)
+        contact.phase = Phase.TALKING
+        contact.agent_id = agent_id
+        contact.consult_for = consult_for
+        self._contacts[contact_id] = contact
+        agent.contacts[contact_id] = _VOICE
+        self._agent_changed(agent)
+        self._emit(
+            ContactOutboundStarted(
+                contact_id=contact_id, agent_id=agent_id, consult_for=consult_for or ""
+            )
+        )
+        return self._finish()
+
+    def outbound_failed(self, contact_id: str, now: int, *, reason: str = "") -> list[Event]:
+        """The call an agent placed never connected (busy, no answer, refused): it ends without
+        after-call work and the agent is free again, or back with the customer they hold."""
+        if not isinstance(reason, str):
+            raise AcdError(f"the reason must be a string, got {reason!r}")
+        contact = self._contact(contact_id)
+
+        def check() -> None:
+            self._check_placing(contact)
+            if contact.far_agent:
+                raise InvalidTransition(
+                    f"contact {contact_id!r} connected: agent {contact.far_agent!r} answered it"
+                )
+
+        self._guarded(now, check)
+        agent = self._agents[contact.agent_id]
+        self._emit(
+            ContactOutboundFailed(contact_id=contact_id, agent_id=agent.agent_id, reason=reason)
+        )
+        self._drop(contact)
+        agent.contacts.pop(contact_id, None)
+        self._release(agent)
+        return self._finish()
+
+    def start_inbound_consult(self, agent_id: str, contact_id: str, now: int) -> list[Event]:
+        """Agent ``agent_id`` answered the call another agent placed (``contact_id``, usually a
+        consultation): both are busy with it until it ends. Any presence will do; refused while
+        the agent holds a voice contact, a ringing offer included."""
+        agent = self._agent(agent_id)
+        contact = self._contact(contact_id)
+
+        def check() -> None:
+            self._check_placing(contact)
+            if contact.far_agent:
+                raise InvalidTransition(
+                    f"contact {contact_id!r} was already answered by agent {contact.far_agent!r}"
+                )
+            if contact.agent_id == agent_id:
+                raise InvalidTransition(
+                    f"agent {agent_id!r} placed contact {contact_id!r} and cannot answer it"
+                )
+            self._check_free_for_call(agent, "answer an agent's call", None)
+
+        self._guarded(now, check)
+        contact.far_agent = agent_id
+        agent.contacts[contact_id] = _VOICE
+        self._agent_changed(agent)
+        self._emit(
+            ContactConsultAnswered(
+                contact_id=contact_id, agent_id=agent_id, from_agent_id=contact.agent_id
+            )
+        )
+        return self._finish()
+
+    def transfer(
+        self,
+        contact_id: str,
+        now: int,
+        *,
+        to_queue: str | None = None,
+        to_agent: str | None = None,
+    ) -> list[Event]:
+        """Blind transfer of a talking or held contact by its agent, who goes to after-call work
+        as on a hang-up. The contact waits anew in ``to_queue`` (its priority kept), or rings at
+        ``to_agent`` (ready, with a free voice line) and, unanswered, waits at the front of the
+        queue it was answered from."""
+        if (to_queue is None) == (to_agent is None):
+            raise AcdError("a transfer needs exactly one target: to_queue or to_agent")
+        contact = self._contact(contact_id)
+        queue = self._queue(to_queue) if to_queue is not None else None
+        target = self._agent(to_agent) if to_agent is not None else None
+
+        def check() -> None:
+            self._check_transferable(contact)
+            if target is not None:
+                self._check_can_take(target, contact)
+
+        self._guarded(now, check)
+        agent = self._agents[contact.agent_id]
+        where = f"queue:{to_queue}" if queue is not None else f"agent:{to_agent}"
+        self._emit(
+            ContactTransferred(
+                contact_id=contact_id, agent_id=agent.agent_id, kind="blind", target=where
+            )
+        )
+        done = self._part_ends(agent, contact)
+        contact.callback = False  # a connected callback that goes on is an ordinary contact
+        contact.attempts = 0
+        contact.deferred = []
+        contact.route_gen += 1  # the answered offer's ring timer is void
+        if queue is not None:
+            self._enter_queue(contact, queue)
+        else:
+            assert target is not None
+            self._enter_queue(contact, contact.queue, direct=target)
+        if done:  # released only now, so the contact is not offered straight back to them
+            agent.contacts.pop(contact_id, None)
+            self._release(agent)
+        return self._finish()
+
+    def complete_transfer(self, contact_id: str, consult_contact_id: str, now: int) -> list[Event]:
+        """Attended transfer: the agent's held customer ``contact_id`` is connected to the far
+        side of their consultation ``consult_contact_id``, which ends. An agent there now
+        handles the contact; an outside number takes it out of the ACD. Either way the
+        transferring agent goes to after-call work for it."""
+        contact = self._contact(contact_id)
+        consult = self._contact(consult_contact_id)
+
+        def check() -> None:
+            if contact.phase is not Phase.HELD:
+                raise InvalidTransition(
+                    f"contact {contact_id!r} cannot be transferred: it is "
+                    f"{contact.phase.value}, not held"
+                )
+            if (
+                consult.consult_for != contact_id
+                or consult.agent_id != contact.agent_id
+                or consult.phase not in (Phase.TALKING, Phase.HELD)
+                or consult_contact_id not in self._contacts
+            ):
+                raise InvalidTransition(
+                    f"contact {consult_contact_id!r} is not a consultation in progress about "
+                    f"contact {contact_id!r}"
+                )
+            self._check_customer_call(contact)
+
+        self._guarded(now, check)
+        agent = self._agents[contact.agent_id]
+        far = self._agents[consult.far_agent] if consult.far_agent else None
+        where = f"agent:{far.agent_id}" if far is not None else f"external:{consult_contact_id}"
+        self._emit(
+            ContactTransferred(
+                contact_id=contact_id, agent_id=agent.agent_id, kind="attended", target=where
+            )
+        )
+        self._hang_up(consult, "agent")
+        if far is None:  # the outside party has the customer now: the contact leaves the ACD
+            self._hang_up(contact, "agent")
+            return self._finish()
+        done = self._part_ends(agent, contact)
+        contact.agent_id = far.agent_id
+        contact.phase = Phase.TALKING
+        far.contacts[contact_id] = contact.channel
+        self._agent_changed(far)
+        self._handle_start[contact_id] = self._now
+        self._emit(
+            ContactTransferConnected(
+                contact_id=contact_id,
+                agent_id=far.agent_id,
+                from_agent_id=agent.agent_id,
+                consult_id=consult_contact_id,
+            )
+        )
+        if done:
+            agent.contacts.pop(contact_id, None)
+            self._release(agent)
+        return self._finish()
+
+    def _guarded(self, now: int, check: Callable[[], None]) -> None:
+        """Check, fire the timers due by ``now``, and check again (a timer may have changed
+        what was checked); on a refusal the timers' events wait for the next command."""
+        check()
+        self._begin(now)
+        try:
+            check()
+        except AcdError:
+            self._carried, self._out = self._out, []
+            raise
+
+    def _phase_for(self, agent_id: str, contact_id: str) -> str | None:
+        """The phase of a contact as it concerns this agent (None: not theirs any more)."""
+        if (agent_id, contact_id) in self._apart:
+            return Phase.WRAP_UP.value
+        contact = self._contacts.get(contact_id)
+        return contact.phase.value if contact is not None else None
+
+    def _check_free_for_call(self, agent: AgentState, doing: str, consult_for: str | None) -> None:
+        """Refuse unless the agent may be on a new voice call: logged in, with voice capacity,
+        and holding no voice contact but ``consult_for`` (their own, on hold)."""
+        aid = agent.agent_id
+        if agent.presence is Presence.LOGGED_OUT:
+            raise InvalidTransition(f"agent {aid!r} cannot {doing}: not logged in")
+        if not agent.spec.capacity.get(_VOICE):
+            raise InvalidTransition(f"agent {aid!r} cannot {doing}: no voice capacity")
+        if consult_for is not None:
+            held = self._contact(consult_for)
+            if held.agent_id != aid or held.phase is not Phase.HELD:
+                raise InvalidTransition(
+                    f"agent {aid!r} cannot consult about contact {consult_for!r}: it is "
+                    f"{held.phase.value}"
+                    + (f" with {held.agent_id!r}" if held.agent_id != aid else ", not held")
+                )
+            if held.consult_for is not None or held.far_agent:
+                raise InvalidTransition(
+                    f"agent {aid!r} cannot consult about contact {consult_for!r}: it is a call "
+                    "between agents or a consultation, not a customer's"
+                )
+        for cid, channel in agent.contacts.items():
+            if channel == _VOICE and cid != consult_for:
+                phase = self._phase_for(aid, cid)
+                raise InvalidTransition(
+                    f"agent {aid!r} cannot {doing}: contact {cid!r} is "
+                    + ("ringing" if phase == Phase.OFFERED.value else str(phase))
+                )
+
+    def _check_placing(self, contact: ContactState) -> None:
+        if not contact.placed or contact.phase not in (Phase.TALKING, Phase.HELD):
+            origin = "" if contact.placed else ", from a queue"
+            raise InvalidTransition(
+                f"contact {contact.contact_id!r} is not a call an agent is placing "
+                f"(it is {contact.phase.value}{origin})"
+            )
+
+    @staticmethod
+    def _check_customer_call(contact: ContactState) -> None:
+        """Refuse a contact that cannot be transferred: not voice, or not with a customer."""
+        cid = contact.contact_id
+        if contact.channel != _VOICE:
+            raise InvalidTransition(
+                f"contact {cid!r} cannot be transferred: only voice contacts can "
+                f"(it is {contact.channel})"
+            )
+        if contact.consult_for is not None or contact.far_agent:
+            raise InvalidTransition(
+                f"contact {cid!r} cannot be transferred: it is a call between agents "
+                "or a consultation"
+            )
+
+    def _check_transferable(self, contact: ContactState) -> None:
+        cid = contact.contact_id
+        if contact.phase not in (Phase.TALKING, Phase.HELD):
+            raise InvalidTransition(
+                f"contact {cid!r} cannot be transferred: it is {contact.phase.value}, "
+                "not talking or held"
+            )
+        self._check_customer_call(contact)
+        for other in self._agents[contact.agent_id].contacts:
+            consult = self._contacts.get(other)
+            if (
+                consult is not None
+                and consult.consult_for == cid
+                and consult.phase in (Phase.TALKING, Phase.HELD)
+            ):
+                raise InvalidTransition(
+                    f"contact {cid!r} cannot be transferred blind: consultation {other!r} is in "
+                    "progress; complete the transfer or end the consultation first"
+                )
+
+    def _check_can_take(self, target: AgentState, contact: ContactState) -> None:
+        aid = target.agent_id
+        cid = contact.contact_id
+        if aid == contact.agent_id:
+            raise InvalidTransition(f"agent {aid!r} cannot transfer contact {cid!r} to themselves")
+        if contact.placed:
+            raise InvalidTransition(
+                f"contact {cid!r} cannot be transferred to agent {aid!r}: it has no queue to wait "
+                "in should they not answer; transfer it to a queue"
+            )
+        if target.presence is Presence.LOGGED_OUT:
+            raise InvalidTransition(f"agent {aid!r} cannot take contact {cid!r}: not logged in")
+        if target.presence is not Presence.READY:
+            raise InvalidTransition(
+                f"agent {aid!r} cannot take contact {cid!r}: not ready ({target.reason})"
+            )
+        if not target.available_for(contact.channel):
+            busy = next(iter(target.contacts), None)
+            raise InvalidTransition(
+                f"agent {aid!r} cannot take contact {cid!r}: no free voice line"
+                + (f" (contact {busy!r} is {self._phase_for(aid, busy)})" if busy else "")
+                + (" and going not ready" if target.pending_not_ready is not None else "")
+            )
+
+    def _end_far_side(self, contact: ContactState, by: str) -> AgentState:
+        """The agent who answered an agent's call leaves it, without after-call work (the call
+        has no queue to set any); returned, not yet released."""
+        far = self._agents[contact.far_agent]
+        cid = contact.contact_id
+        contact.far_agent = ""
+        self._emit(ContactEnded(contact_id=cid, agent_id=far.agent_id, by=by))
+        self._emit(AgentAcwStarted(agent_id=far.agent_id, contact_id=cid))
+        self._emit(AgentAcwEnded(agent_id=far.agent_id, contact_id=cid))
+        far.contacts.pop(cid, None)
+        return far
+
+    def _part_ends(self, agent: AgentState, contact: ContactState) -> bool:
+        """The agent's conversation with a contact that carries on without them ends: their
+        after-call work runs apart from the contact, for the wrap-up time of the queue it was
+        answered from. True if that is 0 s: it is over, and the caller releases the agent."""
+        cid = contact.contact_id
+        aid = agent.agent_id
+        self._emit(ContactEnded(contact_id=cid, agent_id=aid, by="agent"))
+        self._emit(AgentAcwStarted(agent_id=aid, contact_id=cid))
+        started = self._handle_start.pop(cid, self._now)
+        contact.agent_id = ""
+        wrap = contact.queue.wrap_up_s * 1000
+        if wrap == 0:
+            self._emit(AgentAcwEnded(agent_id=aid, contact_id=cid))
+            self._smooth_aht(contact.queue, started)
+            return True
+        self._apart_gen += 1
+        self._apart[(aid, cid)] = (contact.queue, started, self._apart_gen)
+        self._timer(self._now + wrap, _WRAP_UP_APART, aid, self._apart_gen, cid)
+        return False
+
+    def _end_apart(self, agent_id: str, contact_id: str) -> None:
+        queue, started, _ = self._apart.pop((agent_id, contact_id))
+        agent = self._agents[agent_id]
+        self._emit(AgentAcwEnded(agent_id=agent_id, contact_id=contact_id))
+        self._smooth_aht(queue, started)
+        agent.contacts.pop(contact_id, None)
+        self._release(agent)
+
+    def _smooth_aht(self, queue: QueueSpec, started: int) -> None:
+        """Fold one handling into the queue's smoothed handle time (expected-wait
+        announcements); calls agents placed belong to no queue."""
+        if queue is not NO_QUEUE:
+            qid = queue.queue_id
+            self._aht_ms[qid] = 0.9 * self._aht_ms.get(qid, 0.0) + 0.1 * (self._now - started)
 
     # ------------------------------------------------------------------------------------
     # contact commands
@@ -625,14 +1022,22 @@ class Acd:
         self._enter_queue(contact, queue)
         return self._finish()
 
-    def _enter_queue(self, contact: ContactState, queue: QueueSpec) -> None:
+    def _enter_queue(
+        self, contact: ContactState, queue: QueueSpec, *, direct: AgentState | None = None
+    ) -> None:
+        """A new wait in ``queue``, routed as usual; with ``direct``, offered to that agent
+        at once instead, and at the front of the queue should they not answer."""
         contact.queue = queue
         contact.entered_ms = self._now
         contact.widen_step = 0
         contact.timer_gen += 1
         contact.requirement = effective_requirement(queue, contact.extra, 0)
-        self._order += 1
-        contact.key = (-contact.priority, self._order)
+        if direct is None:
+            self._order += 1
+            contact.key = (-contact.priority, self._order)
+        else:  # ahead of everyone of its priority
+            self._front += 1
+            contact.key = (-contact.priority, self._front - _FRONT)
         self._emit(
             ContactQueued(
                 contact_id=contact.contact_id,
@@ -642,7 +1047,11 @@ class Acd:
                 skills=dict(contact.extra),
             )
         )
-        if queue.overflow_when_no_agents and self._staffed.get(queue.queue_id, 0) == 0:
+        if (
+            direct is None
+            and queue.overflow_when_no_agents
+            and self._staffed.get(queue.queue_id, 0) == 0
+        ):
             self._overflow(contact, "no_agents")
             return
         gen = contact.timer_gen
@@ -654,7 +1063,10 @@ class Acd:
         for step, after in enumerate(queue.widen_after_s, start=1):
             self._timer(self._now + after * 1000, _WIDEN, cid, gen, str(step))
         self._wait(contact)
-        self._route_contact(contact)
+        if direct is None:
+            self._route_contact(contact)
+        else:
+            self._offer(contact, [direct])
 
     def _wait(self, contact: ContactState) -> None:
         contact.phase = Phase.WAITING
@@ -692,9 +1104,9 @@ class Acd:
         contact.timer_gen += 1
         self._contacts.pop(contact.contact_id, None)
 
-    def request_callback(self, contact_id: str, now: int) -> list[Event]:
+    def request_callback(self, contact_id: str, now: int, *, number: str = "") -> list[Event]:
         """ "Keep my place and call me back": the contact keeps its position in the queue and
-        becomes an outbound attempt when it reaches the head."""
+        becomes an outbound attempt when it reaches the head. ``number`` is logged with it."""
         contact = self._contact(contact_id)
         if contact.phase is not Phase.WAITING or contact.callback:
             raise InvalidTransition(
@@ -706,7 +1118,114 @@ class Acd:
             return self._finish()
         contact.callback = True
         contact.timer_gen += 1  # max wait, overflow and widening no longer apply
-        self._emit(CallbackRequested(contact_id=contact_id, queue_id=contact.queue.queue_id))
+        self._emit(
+            CallbackRequested(contact_id=contact_id, queue_id=contact.queue.queue_id, number=number)
+        )
+        return self._finish()
+
+    def enqueue_callback(
+        self,
+        contact_id: str,
+        queue_id: str,
+        now: int,
+        *,
+        number: str = "",
+        channel: str = "voice",
+        priority: int = 0,
+        skills: Mapping[str, int] | None = None,
+    ) -> list[Event]:
+        """Queue a contact straight as a callback request (an IVR's callback node): logged as
+        ``contact.queued`` then ``callback.requested``, and only then may an agent be reserved
+        to dial it, so it is never offered as an inbound call. Refused like :meth:`enqueue`."""
+        queue = self._queue(queue_id)
+        if contact_id in self._contacts:
+            raise InvalidTransition(f"contact {contact_id!r} is already in the ACD")
+        if not contact_id:
+            raise AcdError("a contact id is required")
+        extra = _contact_requirements(contact_id, priority, skills)
+        self._begin(now)
+        self._in_ivr.discard(contact_id)
+        contact = ContactState(contact_id, queue, channel, priority, extra, self._now)
+        contact.callback = True  # wait timers are void for it, and routing reserves an agent
+        self._contacts[contact_id] = contact
+        mark = len(self._out)
+        self._enter_queue(contact, queue)
+        # Entering the queue may already have reserved an agent: the request is logged right
+        # after the contact's (last, after an overflow) queued event, before any dialling.
+        at, queued_in = mark, contact.queue.queue_id
+        for index in range(mark, len(self._out)):
+            body = self._out[index].body
+            if isinstance(body, ContactQueued) and body.contact_id == contact_id:
+                at, queued_in = index + 1, body.queue_id
+        request = CallbackRequested(contact_id=contact_id, queue_id=queued_in, number=number)
+        self._out.insert(at, Event(self.tenant, self._now, request, test=self.test))
+        return self._finish()
+
+    def callback_declined(self, contact_id: str, now: int) -> list[Event]:
+        """The agent reserved for a callback did not take it (declined, busy, unreachable or
+        rang out) before the customer was dialled. As for a ring-no-answer, the agent goes not
+        ready and the callback goes back to its place at the front; the attempt does not count.
+        Logged as ``callback.failed`` (retry) followed by the agent's ``agent.not_ready``."""
+        contact = self._dialing(contact_id)
+        self._begin(now)
+        agent = self._agents[contact.agent_id]
+        self._emit(
+            CallbackFailed(
+                contact_id=contact_id,
+                queue_id=contact.queue.queue_id,
+                agent_id=agent.agent_id,
+                retry=True,
+            )
+        )
+        agent.contacts.pop(contact_id, None)
+        contact.attempts -= 1
+        if not agent.contacts:
+            agent.idle_since = self._now
+        self._set_not_ready(agent, RING_NO_ANSWER)
+        self._wait(contact)  # its key is unchanged: back at its place
+        self._route_contact(contact)
+        return self._finish()
+
+    def restore_callback(
+        self,
+        contact_id: str,
+        queue_id: str,
+        now: int,
+        *,
+        attempts: int = 0,
+        dialing_agent: str = "",
+        priority: int = 0,
+    ) -> list[Event]:
+        """Take back a callback the log shows still pending when the server stopped (requested,
+        neither connected nor finally failed). ``attempts`` made so far count against the
+        queue's limit (at least one attempt is always left); an attempt the stopped server was
+        dialling with ``dialing_agent`` is logged failed (retry) first. Logs
+        ``callback.restored``; the contact waits behind those already waiting."""
+        queue = self._queue(queue_id)
+        if contact_id in self._contacts or contact_id in self._in_ivr:
+            raise InvalidTransition(f"contact {contact_id!r} is already active")
+        if not contact_id:
+            raise AcdError("a contact id is required")
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 0:
+            raise AcdError(f"attempts must be a whole number >= 0, got {attempts!r}")
+        _contact_requirements(contact_id, priority, None)
+        self._begin(now)
+        if dialing_agent:
+            self._emit(
+                CallbackFailed(
+                    contact_id=contact_id, queue_id=queue_id, agent_id=dialing_agent, retry=True
+                )
+            )
+        contact = ContactState(contact_id, queue, "voice", priority, {}, self._now)
+        contact.callback = True
+        contact.attempts = min(attempts, queue.callback_max_attempts - 1)
+        contact.requirement = effective_requirement(queue, {}, 0)
+        self._order += 1
+        contact.key = (-priority, self._order)
+        self._contacts[contact_id] = contact
+        self._emit(CallbackRestored(contact_id=contact_id, queue_id=queue_id))
+        self._wait(contact)
+        self._route_contact(contact)
         return self._finish()
 
     def callback_connected(self, contact_id: str, now: int) -> list[Event]:
@@ -974,9 +1493,9 @@ class Acd:
             presence=agent.presence.value,
             reason=agent.reason,
             contacts=tuple(
-                (cid, self._contacts[cid].phase.value)
+                (cid, phase)
                 for cid in agent.contacts
-                if cid in self._contacts
+                if (phase := self._phase_for(agent_id, cid)) is not None
             ),
             calls=agent.calls,
         )
@@ -1024,3 +1543,17 @@ class Acd:
 
     def agents(self) -> list[AgentSpec]:
         return [a.spec for a in self._agents.values()]
+
+
+def _contact_requirements(
+    contact_id: str, priority: int, skills: Mapping[str, int] | None
+) -> dict[str, int]:
+    """A queued contact's priority and own skill requirements, checked (callback entries)."""
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise AcdError(f"priority must be an integer, got {priority!r}")
+    extra: dict[str, int] = {}
+    for skill, level in (skills or {}).items():
+        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 5:
+            raise AcdError(f"contact {contact_id!r}: skill {skill!r} level must be 1-5")
+        extra[skill] = level
+    return extra

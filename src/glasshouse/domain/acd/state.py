@@ -7,11 +7,17 @@ read-only views the engine returns.
 from __future__ import annotations
 
 import enum
+from typing import Final
 
 from glasshouse.domain.acd.config import EXCLUSIVE_CHANNELS, AgentSpec, QueueSpec
 
 #: A contact requirement: ((skill, minimum level), ...) sorted by skill name.
 Requirement = tuple[tuple[str, int], ...]
+
+
+#: The queue of a contact an agent placed: it was never queued, so it waits nowhere, and its
+#: after-call work is 0 s (no queue sets one). Compared by identity: no configured queue is it.
+NO_QUEUE: Final = QueueSpec("\x00no queue", wrap_up_s=0)
 
 
 class Presence(enum.Enum):
@@ -97,10 +103,12 @@ class ContactState:
         "attempts",
         "callback",
         "channel",
+        "consult_for",
         "contact_id",
         "deferred",
         "entered_ms",
         "extra",
+        "far_agent",
         "key",
         "offered_to",
         "phase",
@@ -144,6 +152,15 @@ class ContactState:
         #: wait timers that fell due while an agent's phone rang, applied if it rings out
         self.deferred: list[tuple[int, str]] = []
         self.widen_step = 0
+        #: a call an agent placed to consult about this held contact of theirs
+        self.consult_for: str | None = None
+        #: the agent who answered a call placed by ``agent_id`` (an agent-to-agent call)
+        self.far_agent = ""
+
+    @property
+    def placed(self) -> bool:
+        """An agent placed this call: it never waited in a queue."""
+        return self.queue is NO_QUEUE
 
 
 def effective_requirement(queue: QueueSpec, extra: dict[str, int], widen_step: int) -> Requirement:

@@ -287,6 +287,12 @@ Node = (
 #: Node types that finish at once, without waiting for the caller, media or the network.
 INSTANT_TYPES: Final = frozenset({"set", "condition", "hours", "callback"})
 
+#: Node types that need the call answered (the caller's keys, voice or a conversation): an
+#: ``early_media`` flow plays its prompts unanswered until it reaches one of these.
+ANSWERING_TYPES: Final = frozenset(
+    {"menu", "collect", "queue", "voicemail", "callback", "transfer", "survey"}
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Flow:
@@ -298,6 +304,7 @@ class Flow:
     start: str
     nodes: Mapping[str, Node]
     defaults: FlowDefaults = field(default_factory=FlowDefaults)
+    early_media: bool = False  # prompts as early media (183) until an answering node
 
 
 @dataclass(frozen=True, slots=True)
@@ -1166,7 +1173,9 @@ def _zone(ck: _Checker, path: str, raw: object) -> str:
     return cast(str, raw)
 
 
-_TOP: Final = frozenset({"id", "version", "name", "start", "defaults", "nodes", "description"})
+_TOP: Final = frozenset(
+    {"id", "version", "name", "start", "defaults", "nodes", "description", "early_media"}
+)
 
 
 def parse_flow(data: Mapping[str, object]) -> Flow:
@@ -1192,6 +1201,10 @@ def parse_flow(data: Mapping[str, object]) -> Flow:
     version = top("version", lambda p, v: ck.integer(p, v, 1, 2**31 - 1), 0)
     name = top("name", ck.text, "")
     start = top("start", ck.ident, "")
+    early_media = False
+    if "early_media" in data:
+        with contextlib.suppress(_Bad):
+            early_media = ck.boolean("early_media", data["early_media"])
     if "description" in data:
         with contextlib.suppress(_Bad):
             ck.text("description", data["description"], MAX_TEXT_LENGTH)
@@ -1241,7 +1254,7 @@ def parse_flow(data: Mapping[str, object]) -> Flow:
 
     if ck.issues:
         raise FlowError(ck.issues)
-    return Flow(flow_id, version, name, start, MappingProxyType(nodes), ck.defaults)
+    return Flow(flow_id, version, name, start, MappingProxyType(nodes), ck.defaults, early_media)
 
 
 def _read_node(ck: _Checker, node_id: str, raw: object, types: dict[str, str]) -> Node | None:

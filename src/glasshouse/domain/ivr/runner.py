@@ -247,6 +247,7 @@ class FlowRun:
         variables: Mapping[str, str],
         now_ms: int,
         max_steps: int = DEFAULT_MAX_STEPS,
+        callback_check: Callable[[str, str], str | None] | None = None,
     ) -> None:
         if not isinstance(call_id, str) or not call_id:
             raise InputError("a call id is required")
@@ -256,6 +257,8 @@ class FlowRun:
         self.flow = flow
         self.call_id = call_id
         self.max_steps = max_steps
+        #: ``(number, queue_id) -> None`` when the service can take a callback, else why not
+        self._callback_check = callback_check
         self._vars = _checked_variables(variables)
         self._now = now_ms
         self._phase = _Phase.NEW
@@ -566,6 +569,10 @@ class FlowRun:
             return node.fallback
         if not _ID.fullmatch(queue_id):
             self._step("error", f"queue name {queue_id[:64]!r} is not a queue id")
+            return node.fallback
+        problem = self._callback_check(number, queue_id) if self._callback_check else None
+        if problem is not None:
+            self._step("unavailable", _CONTROL.sub(" ", problem)[:200])
             return node.fallback
         self._out.append(RequestCallback(number, queue_id, MappingProxyType(dict(self._vars))))
         self._step("callback requested", queue_id)

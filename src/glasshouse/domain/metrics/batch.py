@@ -33,6 +33,7 @@ from glasshouse.domain.events import (
     ContactAnswered,
     ContactArrived,
     ContactBlocked,
+    ContactConsultAnswered,
     ContactDispositioned,
     ContactEnded,
     ContactHeld,
@@ -40,11 +41,15 @@ from glasshouse.domain.events import (
     ContactIvrCompleted,
     ContactOffered,
     ContactOfferWithdrawn,
+    ContactOutboundFailed,
+    ContactOutboundStarted,
     ContactOverflowed,
     ContactQueued,
     ContactRetrieved,
     ContactRingNoAnswer,
     ContactTimedOut,
+    ContactTransferConnected,
+    ContactTransferred,
     Event,
 )
 from glasshouse.domain.metrics.config import MetricsConfig, QueueThresholds
@@ -58,8 +63,10 @@ from glasshouse.domain.metrics.figures import (
     TenantFigures,
 )
 
-# Contact phases.
+# Contact phases (the customer's side; _TALK: with one agent or more), and the phases of an
+# agent's part of a contact (_TALK .. _DONE).
 _ARRIVED, _QUEUED, _TRANSFER, _CB_WAIT, _CB_DIAL, _TALK, _HOLD, _WRAP, _ACW, _DONE = range(10)
+_MOVING, _GONE = 10, 11
 _PHASE_NAMES: Final = (
     "arrived",
     "queued",
@@ -71,6 +78,8 @@ _PHASE_NAMES: Final = (
     "ended",
     "in after-call work",
     "finished",
+    "being transferred",
+    "ended",
 )
 
 # How a queue segment ended.
@@ -102,7 +111,7 @@ class _Offer:
 
 
 class _Segment:
-    __slots__ = ("dials", "entry", "exit_kind", "exit_ts", "offers", "queue")
+    __slots__ = ("cb_connected", "dials", "entry", "exit_kind", "exit_ts", "offers", "queue")
 
     def __init__(self, queue: str, entry: int) -> None:
         self.queue = queue
@@ -111,25 +120,57 @@ class _Segment:
         self.exit_ts = 0
         self.offers: list[_Offer] = []
         self.dials: list[_Offer] = []
+        self.cb_connected = False
+
+
+class _Part:
+    """One agent's part of a contact: from answering (or placing, or taking over) the call to
+    the end of their after-call work. ``seg`` is the queue stay it counts in (None for calls
+    agents place)."""
+
+    __slots__ = ("acw_end", "agent", "ended", "holds", "justified", "phase", "seg", "start")
+
+    def __init__(self, agent: str, start: int, seg: _Segment | None) -> None:
+        self.agent = agent
+        self.start = start
+        self.seg = seg
+        self.phase = _TALK
+        self.holds = _NO_HOLDS  # a part's own list from its first hold
+        self.ended: int | None = None
+        self.acw_end: int | None = None
+        self.justified = False
+
+
+#: The parts of a contact nobody answered, and the holds of a part never on hold: shared,
+#: never changed (the first part, or hold, replaces them with a list of its own).
+_NO_PART_LIST: Final[list[_Part]] = []
+_NO_HOLDS: Final[list[list[int]]] = []
+
+
+def _open_part(c: _Contact, agent: str) -> _Part | None:
+    """The agent's part of the contact that is not over yet, if any."""
+    for part in c.parts:
+        if part.agent == agent and part.phase != _DONE:
+            return part
+    return None
 
 
 class _Contact:
     __slots__ = (
-        "acw_end",
-        "agent",
-        "answer_seg",
-        "answered",
         "arrived",
+        "cb_lost",
         "cid",
-        "ended",
-        "holds",
-        "justified",
+        "open",
         "open_offers",
+        "parts",
         "phase",
         "pre",
         "rna",
         "segments",
         "to_queue",
+        "transfer",
+        "transfer_seg",
+        "was_answered",
         "withdrawable",
     )
 
@@ -143,13 +184,14 @@ class _Contact:
         self.withdrawable: set[str] = set()
         self.to_queue = ""
         self.rna = False
-        self.agent = ""
-        self.answered = 0
-        self.answer_seg: _Segment | None = None
-        self.holds: list[list[int]] = []
-        self.ended: int | None = None
-        self.acw_end: int | None = None
-        self.justified = False
+        self.was_answered = False
+        self.cb_lost = False
+        #: every part, and the parts not over yet by agent (shared empty ones until the first)
+        self.parts = _NO_PART_LIST
+        self.open = 0  # parts not over yet (an agent has at most one per contact)
+        #: a transfer announced by contact.transferred: "queue:<id>" or "agent:<id>"
+        self.transfer = ""
+        self.transfer_seg: _Segment | None = None
 
 
 class _Agent:
@@ -199,6 +241,11 @@ class _Log:
             AgentAcwStarted: self.acw_started,
             ContactDispositioned: self.dispositioned,
             AgentAcwEnded: self.acw_ended,
+            ContactOutboundStarted: self.outbound_started,
+            ContactOutboundFailed: self.outbound_failed,
+            ContactConsultAnswered: self.consult_answered,
+            ContactTransferred: self.transferred,
+            ContactTransferConnected: self.transfer_connected,
             AgentLoggedIn: self.logged_in,
             AgentLoggedOut: self.logged_out,
             AgentReady: self.ready,
@@ -232,20 +279,63 @@ class _Log:
             )
         return c
 
-    def _with_agent(
+    def _part(
         self, cid: str, agent: str, phases: tuple[int, ...], what: str, seq: int
-    ) -> _Contact:
+    ) -> tuple[_Contact, _Part]:
+        """The contact and the agent's part of it, in one of ``phases``."""
         c = self.contacts.get(cid)
-        if c is not None and c.phase in phases and c.agent == agent:
-            return c
+        if c is not None and c.parts:
+            part = c.parts[-1]
+            if part.agent == agent and part.phase in phases:
+                return c, part
         c = self._contact(cid, what, seq)
-        if c.phase not in phases:
+        found = _open_part(c, agent)
+        if found is None:
+            if c.open:
+                raise MetricsError(
+                    seq,
+                    f"{what} by agent {agent!r} for contact {cid!r}, handled by "
+                    + ", ".join(repr(p.agent) for p in c.parts if p.phase != _DONE),
+                )
             raise self._refuse(c, what, seq)
-        if c.agent != agent:
+        part = found
+        if part.phase not in phases:
             raise MetricsError(
-                seq, f"{what} by agent {agent!r} for contact {cid!r}, handled by {c.agent!r}"
+                seq, f"{what} for contact {cid!r}, which is {_PHASE_NAMES[part.phase]}"
             )
-        return c
+        return c, part
+
+    def _start_part(
+        self,
+        c: _Contact,
+        agent: str,
+        ts: int,
+        seg: _Segment | None,
+        what: str,
+        seq: int,
+        *,
+        present: bool = False,
+    ) -> None:
+        """The agent's part of the contact starts (``present``: the agent is known to be
+        logged in, answering an offer or a callback they dial)."""
+        if c.open and _open_part(c, agent) is not None:
+            raise MetricsError(
+                seq, f"{what} by agent {agent!r} for contact {c.cid!r}, still theirs"
+            )
+        a = self.agents[agent] if present else self._agent(agent, what, seq)
+        a.active += 1
+        part = _Part(agent, ts, seg)
+        if c.parts is _NO_PART_LIST:
+            c.parts = [part]
+        else:
+            c.parts.append(part)
+        c.open += 1
+        c.phase = _TALK
+
+    @staticmethod
+    def _gone(c: _Contact) -> None:
+        """The customer left: the contact is finished once every agent's part is over."""
+        c.phase = _GONE if c.open else _DONE
 
     def _working_agent(self, agent: str, what: str, seq: int) -> _Agent:
         a = self.agents.get(agent)
@@ -301,6 +391,14 @@ class _Log:
                     f"contact.queued in {b.queue_id!r} for contact {c.cid!r}, "
                     f"which overflowed to {c.to_queue!r}",
                 )
+        elif c.phase == _MOVING:
+            if c.transfer.startswith("queue:") and c.transfer != f"queue:{b.queue_id}":
+                raise MetricsError(
+                    seq,
+                    f"contact.queued in {b.queue_id!r} for contact {c.cid!r}, "
+                    f"which was transferred to {c.transfer!r}",
+                )
+            c.transfer = ""
         elif c.phase != _ARRIVED:
             raise self._refuse(c, "contact.queued", seq)
         c.segments.append(_Segment(b.queue_id, ts))
@@ -352,9 +450,15 @@ class _Log:
                     f"contact.answered by {b.agent_id!r} in {b.queue_id!r} for contact "
                     f"{c.cid!r}, a callback dialled by {dial.agent!r} in {seg.queue!r}",
                 )
+            if c.open and _open_part(c, b.agent_id) is not None:
+                raise MetricsError(
+                    seq,
+                    f"contact.answered by agent {b.agent_id!r} for contact {c.cid!r}, still theirs",
+                )
             dial.end = ts
             dial.result = _O_ANSWERED
             self.agents[b.agent_id].active -= 1
+            seg.cb_connected = True
         else:
             c = self._in_queue(b.contact_id, b.queue_id, "contact.answered", seq)
             self._end_offer(c, b.agent_id, ts, _O_ANSWERED, "contact.answered", seq)
@@ -362,11 +466,18 @@ class _Log:
             seg.exit_kind = _ANSWERED
             seg.exit_ts = ts
             self._close_offers(c, ts)
-        self.agents[b.agent_id].active += 1
-        c.agent = b.agent_id
-        c.answered = ts
-        c.answer_seg = seg
-        c.phase = _TALK
+        if c.open:
+            self._start_part(c, b.agent_id, ts, seg, "contact.answered", seq, present=True)
+        else:  # the common case, done inline: the contact's first agent
+            self.agents[b.agent_id].active += 1
+            part = _Part(b.agent_id, ts, seg)
+            if c.parts is _NO_PART_LIST:
+                c.parts = [part]
+            else:
+                c.parts.append(part)
+            c.open = 1
+            c.phase = _TALK
+        c.was_answered = True
 
     def _leave_queue(
         self, cid: str, queue: str, kind: int, what: str, ts: int, seq: int
@@ -380,7 +491,7 @@ class _Log:
 
     def abandoned(self, b: ContactAbandoned, ts: int, seq: int) -> None:
         c = self._leave_queue(b.contact_id, b.queue_id, _ABANDONED, "contact.abandoned", ts, seq)
-        c.phase = _DONE
+        self._gone(c)
 
     def overflowed(self, b: ContactOverflowed, ts: int, seq: int) -> None:
         c = self._leave_queue(b.contact_id, b.queue_id, _OVERFLOWED, "contact.overflowed", ts, seq)
@@ -389,7 +500,7 @@ class _Log:
 
     def timed_out(self, b: ContactTimedOut, ts: int, seq: int) -> None:
         c = self._leave_queue(b.contact_id, b.queue_id, _TIMED_OUT, "contact.timed_out", ts, seq)
-        c.phase = _DONE
+        self._gone(c)
 
     def callback_requested(self, b: CallbackRequested, ts: int, seq: int) -> None:
         c = self._leave_queue(b.contact_id, b.queue_id, _CALLBACK, "callback.requested", ts, seq)
@@ -419,40 +530,127 @@ class _Log:
         dial.end = ts
         dial.result = _O_FAILED
         self.agents[b.agent_id].active -= 1
-        c.phase = _CB_WAIT if b.retry else _DONE
+        if b.retry:
+            c.phase = _CB_WAIT
+        else:
+            c.cb_lost = True
+            self._gone(c)
 
     def held(self, b: ContactHeld, ts: int, seq: int) -> None:
-        c = self._with_agent(b.contact_id, b.agent_id, (_TALK,), "contact.held", seq)
-        c.holds.append([ts, -1])
-        c.phase = _HOLD
+        _, part = self._part(b.contact_id, b.agent_id, (_TALK,), "contact.held", seq)
+        if part.holds is _NO_HOLDS:
+            part.holds = [[ts, -1]]
+        else:
+            part.holds.append([ts, -1])
+        part.phase = _HOLD
 
     def retrieved(self, b: ContactRetrieved, ts: int, seq: int) -> None:
-        c = self._with_agent(b.contact_id, b.agent_id, (_HOLD,), "contact.retrieved", seq)
-        c.holds[-1][1] = ts
-        c.phase = _TALK
+        _, part = self._part(b.contact_id, b.agent_id, (_HOLD,), "contact.retrieved", seq)
+        part.holds[-1][1] = ts
+        part.phase = _TALK
+
+    def _conversation_over(self, c: _Contact, part: _Part, ts: int) -> None:
+        if part.phase == _HOLD:
+            part.holds[-1][1] = ts
+        part.ended = ts
+        part.phase = _WRAP
+        if c.phase == _TALK:
+            for other in c.parts:
+                if other.phase <= _HOLD:
+                    return
+            # the last agent left the customer: a transfer carries on, else the customer is gone
+            if c.transfer:
+                c.phase = _MOVING
+            else:
+                self._gone(c)
 
     def ended(self, b: ContactEnded, ts: int, seq: int) -> None:
-        c = self._with_agent(b.contact_id, b.agent_id, (_TALK, _HOLD), "contact.ended", seq)
-        if c.phase == _HOLD:
-            c.holds[-1][1] = ts
-        c.ended = ts
-        c.phase = _WRAP
+        c, part = self._part(b.contact_id, b.agent_id, (_TALK, _HOLD), "contact.ended", seq)
+        if c.open > 1:
+            self._conversation_over(c, part, ts)
+            return
+        # the common case, done inline: the contact's only agent leaves it
+        if part.phase == _HOLD:
+            part.holds[-1][1] = ts
+        part.ended = ts
+        part.phase = _WRAP
+        if c.phase == _TALK:
+            c.phase = _MOVING if c.transfer else _GONE
 
     def acw_started(self, b: AgentAcwStarted, ts: int, seq: int) -> None:
-        c = self._with_agent(b.contact_id, b.agent_id, (_WRAP,), "agent.acw_started", seq)
-        c.phase = _ACW
+        _, part = self._part(b.contact_id, b.agent_id, (_WRAP,), "agent.acw_started", seq)
+        part.phase = _ACW
 
     def dispositioned(self, b: ContactDispositioned, ts: int, seq: int) -> None:
-        c = self._with_agent(
+        _, part = self._part(
             b.contact_id, b.agent_id, (_TALK, _HOLD, _WRAP, _ACW), "contact.dispositioned", seq
         )
-        c.justified = b.justified_long
+        part.justified = b.justified_long
+
+    def _part_over(self, c: _Contact, part: _Part, ts: int) -> None:
+        part.acw_end = ts
+        part.phase = _DONE
+        c.open -= 1
+        self.agents[part.agent].active -= 1
+        if c.phase == _GONE and not c.open:
+            c.phase = _DONE
 
     def acw_ended(self, b: AgentAcwEnded, ts: int, seq: int) -> None:
-        c = self._with_agent(b.contact_id, b.agent_id, (_ACW,), "agent.acw_ended", seq)
-        c.acw_end = ts
-        self.agents[b.agent_id].active -= 1
-        c.phase = _DONE
+        c, part = self._part(b.contact_id, b.agent_id, (_ACW,), "agent.acw_ended", seq)
+        part.acw_end = ts  # as _part_over does, inline
+        part.phase = _DONE
+        c.open -= 1
+        self.agents[part.agent].active -= 1
+        if c.phase == _GONE and not c.open:
+            c.phase = _DONE
+
+    # -- calls agents place, consultations and transfers ----------------------------------------
+
+    def outbound_started(self, b: ContactOutboundStarted, ts: int, seq: int) -> None:
+        if b.contact_id in self.contacts:
+            raise MetricsError(
+                seq, f"contact.outbound_started for contact {b.contact_id!r}, seen before"
+            )
+        c = _Contact(b.contact_id)
+        self._start_part(c, b.agent_id, ts, None, "contact.outbound_started", seq)
+        self.contacts[b.contact_id] = c
+
+    def outbound_failed(self, b: ContactOutboundFailed, ts: int, seq: int) -> None:
+        what = "contact.outbound_failed"
+        c, part = self._part(b.contact_id, b.agent_id, (_TALK, _HOLD), what, seq)
+        if part.seg is not None:
+            raise MetricsError(seq, f"{what} for contact {c.cid!r}, answered from a queue")
+        # the part ends without after-call work: it is not a handled contact
+        self._conversation_over(c, part, ts)
+        self._part_over(c, part, ts)
+
+    def consult_answered(self, b: ContactConsultAnswered, ts: int, seq: int) -> None:
+        what = "contact.consult_answered"
+        c, part = self._part(b.contact_id, b.from_agent_id, (_TALK, _HOLD), what, seq)
+        if part.seg is not None:
+            raise MetricsError(seq, f"{what} for contact {c.cid!r}, answered from a queue")
+        self._start_part(c, b.agent_id, ts, None, what, seq)
+
+    def transferred(self, b: ContactTransferred, ts: int, seq: int) -> None:
+        if not b.target.startswith(("queue:", "agent:")):
+            return  # to an outside number: the contact ends with its agent's part
+        c, part = self._part(b.contact_id, b.agent_id, (_TALK, _HOLD), "contact.transferred", seq)
+        c.transfer = b.target
+        c.transfer_seg = part.seg
+
+    def transfer_connected(self, b: ContactTransferConnected, ts: int, seq: int) -> None:
+        what = "contact.transfer_connected"
+        c = self._contact(b.contact_id, what, seq)
+        if c.phase != _MOVING:
+            raise self._refuse(c, what, seq)
+        if c.transfer != f"agent:{b.agent_id}":
+            raise MetricsError(
+                seq,
+                f"{what} to agent {b.agent_id!r} for contact {c.cid!r}, "
+                f"which was transferred to {c.transfer!r}",
+            )
+        self._start_part(c, b.agent_id, ts, c.transfer_seg, what, seq)
+        c.transfer = ""
 
     # -- agent states --------------------------------------------------------------------------
 
@@ -608,12 +806,12 @@ class _Sums:
         return found
 
 
-def _handle_times(c: _Contact) -> tuple[int, int, int]:
-    """(talk, hold, ACW) of a handled contact. ACW runs from the end of the conversation to
-    agent.acw_ended (the agent is busy with the contact all that time)."""
-    assert c.ended is not None and c.acw_end is not None
-    hold = sum(end - start for start, end in c.holds)
-    return c.ended - c.answered - hold, hold, c.acw_end - c.ended
+def _handle_times(part: _Part) -> tuple[int, int, int]:
+    """(talk, hold, ACW) of a handled part of a contact. ACW runs from the end of the
+    conversation to agent.acw_ended (the agent is busy with the contact all that time)."""
+    assert part.ended is not None and part.acw_end is not None
+    hold = sum(end - start for start, end in part.holds)
+    return part.ended - part.start - hold, hold, part.acw_end - part.ended
 
 
 def _add_handled(acc: list[int], talk: int, hold: int, acw: int, justified: bool) -> None:
@@ -652,12 +850,16 @@ def _add_outcome(acc: list[int], kind: int, queue_ms: int, sl_ms: int, short_ms:
 
 def _add_contact(sums: _Sums, c: _Contact, config: MetricsConfig) -> None:
     segments = c.segments
-    handled = c.acw_end is not None
-    talk = hold = acw = 0
-    if handled:
-        talk, hold, acw = _handle_times(c)
     ring_ms = config.ring_period_ms
     queues = sums.queue
+    # Each agent's part of a contact that came through a queue is one handled contact, of the
+    # queue stay it was answered from (a part taken over in an attended transfer: the stay of
+    # the part it took over); parts of calls agents placed count in agent time only.
+    handled: list[tuple[_Part, int, int, int]] = []
+    for part in c.parts:
+        if part.seg is not None and part.acw_end is not None:
+            talk, hold, acw = _handle_times(part)
+            handled.append((part, talk, hold, acw))
     for seg in segments:
         period = sums.period(seg.entry)
         if period is None:
@@ -670,8 +872,7 @@ def _add_contact(sums: _Sums, c: _Contact, config: MetricsConfig) -> None:
         acc[0] += 1
         kind = seg.exit_kind
         _add_outcome(acc, kind, seg.exit_ts - seg.entry, sl_ms, short_ms)
-        is_answer_seg = c.answer_seg is seg
-        if kind == _CALLBACK and is_answer_seg:
+        if kind == _CALLBACK and seg.cb_connected:
             acc[9] += 1
         for offer in seg.offers:
             agent_acc = sums.agent_acc(offer.agent, period)
@@ -687,10 +888,12 @@ def _add_contact(sums: _Sums, c: _Contact, config: MetricsConfig) -> None:
         for dial in seg.dials:
             if dial.result == _O_ANSWERED:
                 sums.agent_acc(dial.agent, period)[3] += 1
-        if handled and is_answer_seg:
-            _add_handled(acc, talk, hold, acw, c.justified)
-            agent_acc = sums.agent_acc(c.agent, period)
-            if c.justified:
+        for part, talk, hold, acw in handled:
+            if part.seg is not seg:
+                continue
+            _add_handled(acc, talk, hold, acw, part.justified)
+            agent_acc = sums.agent_acc(part.agent, period)
+            if part.justified:
                 agent_acc[10] += 1
                 agent_acc[11] += talk + hold + acw
             else:
@@ -706,21 +909,27 @@ def _add_contact(sums: _Sums, c: _Contact, config: MetricsConfig) -> None:
         first = segments[0]
         period = sums.period(first.entry)
         if period is not None:
-            last = segments[-1]
             acc = sums.tenant.get(period)
             if acc is None:
                 acc = sums.tenant[period] = [0] * _NQ
             acc[0] += 1
             if any(seg.exit_kind == _OVERFLOWED for seg in segments):
                 acc[6] += 1
-            if last.exit_kind != _OVERFLOWED:  # else the contact is on its way to a queue
-                sl_ms, short_ms = sums.limits(last.queue)
-                _add_outcome(acc, last.exit_kind, last.exit_ts - first.entry, sl_ms, short_ms)
-            if last.exit_kind == _CALLBACK and c.answer_seg is last:
-                acc[9] += 1
-            if handled:
-                _add_handled(acc, talk, hold, acw, c.justified)
-                if not c.justified:
+            # the outcome of the first wait (through overflows): stays after a transfer are
+            # further waits of a contact already answered
+            end = None
+            for seg in segments:
+                if seg.exit_kind != _OVERFLOWED:
+                    end = seg
+                    break
+            if end is not None:  # else the contact is on its way to a queue
+                sl_ms, short_ms = sums.limits(end.queue)
+                _add_outcome(acc, end.exit_kind, end.exit_ts - first.entry, sl_ms, short_ms)
+                if end.exit_kind == _CALLBACK and end.cb_connected:
+                    acc[9] += 1
+            for part, talk, hold, acw in handled:
+                _add_handled(acc, talk, hold, acw, part.justified)
+                if not part.justified:
                     sums.tenant_th.setdefault(period, []).append(talk + hold)
     if c.arrived is not None:
         period = sums.period(c.arrived)
@@ -735,7 +944,7 @@ def _add_contact(sums: _Sums, c: _Contact, config: MetricsConfig) -> None:
                 acc[3] += 1
             elif c.pre == _PRE_IVR_LOST:
                 acc[4] += 1
-            elif c.answer_seg is not None:
+            elif c.was_answered:
                 acc[1] += 1
             elif segments:
                 kind = segments[-1].exit_kind
@@ -743,7 +952,7 @@ def _add_contact(sums: _Sums, c: _Contact, config: MetricsConfig) -> None:
                     acc[3] += 1
                 elif kind == _ABANDONED:
                     acc[6 if c.rna else 5] += 1
-                elif kind == _CALLBACK and c.phase == _DONE:
+                elif kind == _CALLBACK and c.cb_lost:
                     acc[7] += 1
 
 
@@ -797,17 +1006,17 @@ def _add_agent_time(sums: _Sums, log: _Log, as_of: int) -> None:
                 add(offer.agent, offer.start, offer.end, _A_RINGING)
             for dial in seg.dials:
                 add(dial.agent, dial.start, dial.end, _A_RINGING)
-        if c.answer_seg is None:
-            continue
-        conversation_end = c.ended if c.ended is not None else as_of
-        cursor = c.answered
-        for hold_start, hold_end in c.holds:
-            add(c.agent, cursor, hold_start, _A_TALK)
-            cursor = hold_end if hold_end >= 0 else conversation_end
-            add(c.agent, hold_start, cursor, _A_HOLD)
-        add(c.agent, cursor, conversation_end, _A_TALK)
-        if c.ended is not None:
-            add(c.agent, c.ended, c.acw_end, _A_ACW)
+        for part in c.parts:
+            aid = part.agent
+            conversation_end = part.ended if part.ended is not None else as_of
+            cursor = part.start
+            for hold_start, hold_end in part.holds:
+                add(aid, cursor, hold_start, _A_TALK)
+                cursor = hold_end if hold_end >= 0 else conversation_end
+                add(aid, hold_start, cursor, _A_HOLD)
+            add(aid, cursor, conversation_end, _A_TALK)
+            if part.ended is not None:
+                add(aid, part.ended, part.acw_end, _A_ACW)
 
     spread = sums.spread
     for agent_id, agent in log.agents.items():

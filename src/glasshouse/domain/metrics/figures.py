@@ -198,7 +198,8 @@ class CallLoss:
 @dataclass(frozen=True, slots=True)
 class TenantFigures:
     """The tenant over one period: ``contacts`` counts each contact once (interval of its
-    first queue entry, final outcome, queue time from first entry); ``loss`` is call loss."""
+    first queue entry, the final outcome of its first wait through overflows, queue time from
+    first entry; handle times of all its handled parts); ``loss`` is call loss."""
 
     contacts: QueueFigures
     loss: CallLoss

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import fields
 from fractions import Fraction
 from operator import add
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from glasshouse.domain.events import (
     AgentAcwEnded,
@@ -40,6 +40,7 @@ from glasshouse.domain.events import (
     ContactAnswered,
     ContactArrived,
     ContactBlocked,
+    ContactConsultAnswered,
     ContactDispositioned,
     ContactEnded,
     ContactHeld,
@@ -47,11 +48,15 @@ from glasshouse.domain.events import (
     ContactIvrCompleted,
     ContactOffered,
     ContactOfferWithdrawn,
+    ContactOutboundFailed,
+    ContactOutboundStarted,
     ContactOverflowed,
     ContactQueued,
     ContactRetrieved,
     ContactRingNoAnswer,
     ContactTimedOut,
+    ContactTransferConnected,
+    ContactTransferred,
     Event,
 )
 from glasshouse.domain.metrics.config import MetricsConfig, QueueThresholds
@@ -65,14 +70,18 @@ from glasshouse.domain.metrics.figures import (
     TenantFigures,
 )
 
+_T = TypeVar("_T")
+
 #: Default history kept for rolling windows: windows up to this long can be asked for.
 DEFAULT_MAX_WINDOW_MS: Final = 4 * 3600 * 1000
 #: How often the rolling history is trimmed (it is kept this much longer than needed).
 _TRIM_EVERY_MS: Final = 60_000
 
-# Contact phases and how they read in errors.
+# Contact phases (the customer's side; P_TALK: with one agent or more) and how they read in
+# errors; P_TALK .. P_ACW are also the phases of an agent's part of a contact.
 P_ARRIVED, P_QUEUED, P_OVERFLOWING, P_CB_WAIT, P_CB_DIAL = 0, 1, 2, 3, 4
 P_TALK, P_HOLD, P_WRAP, P_ACW = 5, 6, 7, 8
+P_MOVING, P_GONE = 9, 10
 _PHASE: Final = (
     "arrived",
     "queued",
@@ -83,6 +92,8 @@ _PHASE: Final = (
     "on hold",
     "ended",
     "in after-call work",
+    "being transferred",
+    "ended",
 )
 
 # Final outcome of a queue segment / of a contact.
@@ -154,6 +165,7 @@ class _Seg:
         "is_first",
         "key",
         "kind",
+        "more_handled",
         "qacc",
         "queue",
         "queue_ms",
@@ -162,6 +174,7 @@ class _Seg:
         "t_cb_connected",
         "t_handled",
         "t_kind",
+        "t_more_handled",
         "t_overflowed",
         "t_queue_ms",
         "t_short_ms",
@@ -188,31 +201,51 @@ class _Seg:
         self.kind = K_NONE
         self.queue_ms = 0
         self.cb_connected = False
-        #: (agent, talk, hold, acw, justified) once the contact answered here is handled
+        #: (agent, talk, hold, acw, justified) once a part of the contact answered here is
+        #: handled; the parts after it (an attended transfer) in ``more_handled``
         self.handled: tuple[str, int, int, int, bool] | None = None
+        self.more_handled: list[tuple[str, int, int, int, bool]] | None = None
         self.t_kind = K_NONE
         self.t_queue_ms = 0
         self.t_sl_ms = 0
         self.t_short_ms = 0
         self.t_overflowed = False
         self.t_cb_connected = False
-        #: (talk, hold, acw, justified) once handled
+        #: (talk, hold, acw, justified) once a part of the contact is handled; more parts (of
+        #: a transferred contact) in ``t_more_handled``
         self.t_handled: tuple[int, int, int, bool] | None = None
+        self.t_more_handled: list[tuple[int, int, int, bool]] | None = None
+
+
+#: The parts of a contact nobody answered: shared, never changed (replaced by a contact's own).
+_NO_PARTS: Final[dict[str, _Part]] = {}
+
+
+class _Part:
+    """One agent's part of a contact, from answering (placing, taking over) the call to the end
+    of their after-call work; ``seg`` is the queue stay it counts in (None: a placed call)."""
+
+    __slots__ = ("agent", "ended", "hold_ms", "hold_start", "justified", "phase", "seg", "start")
+
+    def __init__(self, agent: str, start: int, seg: _Seg | None) -> None:
+        self.agent = agent
+        self.start = start
+        self.seg = seg
+        self.phase = P_TALK
+        self.hold_start = 0
+        self.hold_ms = 0
+        self.ended = 0
+        self.justified = False
 
 
 class _Contact:
     __slots__ = (
-        "agent",
-        "answer_seg",
-        "answered",
+        "active",
         "arrived",
         "cid",
         "dial_agent",
-        "ended",
+        "final",
         "first",
-        "hold_ms",
-        "hold_start",
-        "justified",
         "lacc",
         "loss",
         "offers",
@@ -221,6 +254,8 @@ class _Contact:
         "seg",
         "tacc",
         "to_queue",
+        "transfer",
+        "transfer_seg",
     )
 
     def __init__(self, cid: str, phase: int) -> None:
@@ -235,14 +270,14 @@ class _Contact:
         self.offers: dict[str, int] = {}
         self.rna = False
         self.to_queue = ""
-        self.agent = ""
         self.dial_agent = ""
-        self.answered = 0
-        self.answer_seg: _Seg | None = None
-        self.hold_start = 0
-        self.hold_ms = 0
-        self.ended = 0
-        self.justified = False
+        #: the stay that gave the contact's outcome as the tenant counts it (its first wait)
+        self.final: _Seg | None = None
+        #: the parts not over yet, by agent
+        self.active = _NO_PARTS
+        #: a transfer announced by contact.transferred: "queue:<id>" or "agent:<id>"
+        self.transfer = ""
+        self.transfer_seg: _Seg | None = None
 
 
 class _Agent:
@@ -413,6 +448,11 @@ class LiveMetrics:
             AgentAcwStarted: self._acw_started,
             ContactDispositioned: self._dispositioned,
             AgentAcwEnded: self._acw_ended,
+            ContactOutboundStarted: self._outbound_started,
+            ContactOutboundFailed: self._outbound_failed,
+            ContactConsultAnswered: self._consult_answered,
+            ContactTransferred: self._transferred,
+            ContactTransferConnected: self._transfer_connected,
             AgentLoggedIn: self._logged_in,
             AgentLoggedOut: self._logged_out,
             AgentReady: self._ready,
@@ -506,15 +546,51 @@ class LiveMetrics:
 
     def _handling(
         self, cid: str, agent: str, phases: tuple[int, ...], what: str, seq: int
-    ) -> _Contact:
+    ) -> tuple[_Contact, _Part]:
+        """The contact and the agent's part of it, in one of ``phases``."""
+        c = self._contacts.get(cid)
+        if c is not None:
+            part = c.active.get(agent)
+            if part is not None and part.phase in phases:
+                return c, part
         c = self._get(cid, what, seq)
-        if c.phase not in phases:
+        part = c.active.get(agent)
+        if part is None:
+            if c.active:
+                raise MetricsError(
+                    seq,
+                    f"{what} by agent {agent!r} for contact {cid!r}, handled by "
+                    + ", ".join(map(repr, c.active)),
+                )
             raise MetricsError(seq, f"{what} for contact {cid!r}, which is {_PHASE[c.phase]}")
-        if c.agent != agent:
-            raise MetricsError(
-                seq, f"{what} by agent {agent!r} for contact {cid!r}, handled by {c.agent!r}"
-            )
-        return c
+        if part.phase not in phases:
+            raise MetricsError(seq, f"{what} for contact {cid!r}, which is {_PHASE[part.phase]}")
+        return c, part
+
+    def _can_start(self, c: _Contact, aid: str, what: str, seq: int) -> _Agent:
+        """Check that ``aid`` may start a part of ``c``: logged in, not on it already."""
+        if aid in c.active:
+            raise MetricsError(seq, f"{what} by agent {aid!r} for contact {c.cid!r}, still theirs")
+        a = self._agents.get(aid)
+        if a is None or not a.on:
+            raise MetricsError(seq, f"{what} for agent {aid!r}, who is not logged in")
+        return a
+
+    @staticmethod
+    def _start(c: _Contact, a: _Agent, ts: int, seg: _Seg | None) -> None:
+        """The agent's part of the contact starts (their time is stepped to ``ts`` already)."""
+        a.talk += 1
+        if c.active is _NO_PARTS:
+            c.active = {}
+        c.active[a.aid] = _Part(a.aid, ts, seg)
+        c.phase = P_TALK
+
+    def _gone(self, c: _Contact) -> None:
+        """The customer left: the contact is finished once every agent's part is over."""
+        if c.active:
+            c.phase = P_GONE
+        else:
+            self._finish(c)
 
     def _finish(self, c: _Contact) -> None:
         del self._contacts[c.cid]
@@ -571,15 +647,19 @@ class LiveMetrics:
 
     def _lose(self, c: _Contact, index: int) -> None:
         lacc = c.lacc
-        if lacc is not None:
+        if lacc is not None and c.loss < 0:  # a contact is lost, or answered, once
             lacc[index] += 1
             c.loss = index
 
     def _final(self, c: _Contact, kind: int, ts: int) -> None:
-        """A final queue outcome at ``ts``, counted for the tenant (once per contact)."""
+        """A final queue outcome at ``ts``, counted for the tenant (once per contact: stays after
+        a transfer are further waits of a contact already answered)."""
         seg = c.seg
         first = c.first
         assert seg is not None and first is not None
+        if c.final is not None:
+            return
+        c.final = seg
         first.t_kind = kind
         first.t_sl_ms = seg.sl_ms
         first.t_short_ms = seg.short_ms
@@ -662,6 +742,14 @@ class LiveMetrics:
                     f"contact.queued in {queue!r} for contact {cid!r}, "
                     f"which overflowed to {c.to_queue!r}",
                 )
+        elif c.phase == P_MOVING:
+            if c.transfer.startswith("queue:") and c.transfer != f"queue:{queue}":
+                raise MetricsError(
+                    seq,
+                    f"contact.queued in {queue!r} for contact {cid!r}, "
+                    f"which was transferred to {c.transfer!r}",
+                )
+            c.transfer = ""
         elif c.phase != P_ARRIVED:
             raise MetricsError(
                 seq, f"contact.queued for contact {cid!r}, which is {_PHASE[c.phase]}"
@@ -743,18 +831,21 @@ class LiveMetrics:
                     f"contact.answered by {aid!r} in {b.queue_id!r} for contact {c.cid!r}, "
                     f"a callback dialled by {c.dial_agent!r} in {seg.queue!r}",
                 )
-            a = self._agents[aid]
+            a = self._can_start(c, aid, "contact.answered", seq)
             self._step(a, ts)
             a.ring -= 1
             seg.cb_connected = True
             seg.qacc[Q_CB_CONNECTED] += 1
-            c.tacc[Q_CB_CONNECTED] += 1
-            assert c.first is not None
-            c.first.t_cb_connected = True
+            if seg is c.final:  # the callback the contact's first wait ended in
+                c.tacc[Q_CB_CONNECTED] += 1
+                assert c.first is not None
+                c.first.t_cb_connected = True
             self._facts.append((ts, aid, seg.entry, E_CALLBACK, 0))
             self._agent_acc(aid, seg.key)[A_CALLBACKS] += 1
         else:
             c = self._queued_in(b.contact_id, b.queue_id, "contact.answered", seq)
+            if aid in c.active:
+                self._can_start(c, aid, "contact.answered", seq)
             started = self._ring_stop(c, aid, ts, "contact.answered", seq)
             a = self._agents[aid]
             seg = self._leave(c, K_ANSWERED, ts)
@@ -765,11 +856,13 @@ class LiveMetrics:
             acc[A_ANSWERED] += 1
             acc[A_SPEED] += speed
             acc[A_RINGS] += -(-speed // self._ring_ms)
-        a.talk += 1
         self._lose(c, L_ANSWERED)
-        c.agent = aid
-        c.answered = ts
-        c.answer_seg = seg
+        a.talk += 1  # as _start does, inline
+        part = _Part(aid, ts, seg)
+        if c.active is _NO_PARTS:
+            c.active = {aid: part}
+        else:
+            c.active[aid] = part
         c.phase = P_TALK
 
     def _abandoned(self, b: ContactAbandoned, ts: int, seq: int) -> None:
@@ -777,7 +870,7 @@ class LiveMetrics:
         self._leave(c, K_ABANDONED, ts)
         self._final(c, K_ABANDONED, ts)
         self._lose(c, L_NO_ANSWER if c.rna else L_ABANDONED)
-        self._finish(c)
+        self._gone(c)
 
     def _overflowed(self, b: ContactOverflowed, ts: int, seq: int) -> None:
         c = self._queued_in(b.contact_id, b.queue_id, "contact.overflowed", seq)
@@ -795,7 +888,7 @@ class LiveMetrics:
         self._leave(c, K_TIMED_OUT, ts)
         self._final(c, K_TIMED_OUT, ts)
         self._lose(c, L_BLOCKED)
-        self._finish(c)
+        self._gone(c)
 
     def _callback_requested(self, b: CallbackRequested, ts: int, seq: int) -> None:
         c = self._queued_in(b.contact_id, b.queue_id, "callback.requested", seq)
@@ -842,104 +935,211 @@ class LiveMetrics:
             c.phase = P_CB_WAIT
         else:
             self._lose(c, L_CB_LOST)
-            self._finish(c)
+            self._gone(c)
 
     def _held(self, b: ContactHeld, ts: int, seq: int) -> None:
         c = self._contacts.get(b.contact_id)
-        if c is None or c.phase != P_TALK or c.agent != b.agent_id:
-            c = self._handling(b.contact_id, b.agent_id, (P_TALK,), "contact.held", seq)
+        part = c.active.get(b.agent_id) if c is not None else None
+        if part is None or part.phase != P_TALK:
+            _, part = self._handling(b.contact_id, b.agent_id, (P_TALK,), "contact.held", seq)
         a = self._agents[b.agent_id]
         self._step(a, ts)
         a.talk -= 1
         a.hold += 1
-        c.hold_start = ts
-        c.phase = P_HOLD
+        part.hold_start = ts
+        part.phase = P_HOLD
 
     def _retrieved(self, b: ContactRetrieved, ts: int, seq: int) -> None:
         c = self._contacts.get(b.contact_id)
-        if c is None or c.phase != P_HOLD or c.agent != b.agent_id:
-            c = self._handling(b.contact_id, b.agent_id, (P_HOLD,), "contact.retrieved", seq)
+        part = c.active.get(b.agent_id) if c is not None else None
+        if part is None or part.phase != P_HOLD:
+            _, part = self._handling(b.contact_id, b.agent_id, (P_HOLD,), "contact.retrieved", seq)
         a = self._agents[b.agent_id]
         self._step(a, ts)
         a.hold -= 1
         a.talk += 1
-        c.hold_ms += ts - c.hold_start
-        c.phase = P_TALK
+        part.hold_ms += ts - part.hold_start
+        part.phase = P_TALK
 
-    def _ended(self, b: ContactEnded, ts: int, seq: int) -> None:
-        c = self._contacts.get(b.contact_id)
-        if c is None or c.phase not in (P_TALK, P_HOLD) or c.agent != b.agent_id:
-            c = self._handling(b.contact_id, b.agent_id, (P_TALK, P_HOLD), "contact.ended", seq)
-        a = self._agents[b.agent_id]
-        self._step(a, ts)
-        if c.phase == P_HOLD:
-            c.hold_ms += ts - c.hold_start
+    def _conversation_over(self, c: _Contact, part: _Part, a: _Agent, ts: int) -> None:
+        """The agent's conversation in ``part`` ends at ``ts`` (the agent's time is stepped)."""
+        if part.phase == P_HOLD:
+            part.hold_ms += ts - part.hold_start
             a.hold -= 1
         else:
             a.talk -= 1
+        part.ended = ts
+        part.phase = P_WRAP
+        if c.phase == P_TALK:
+            for other in c.active.values():
+                if other.phase <= P_HOLD:
+                    return
+            # the last agent left the customer: a transfer carries on, else the customer is gone
+            if c.transfer:
+                c.phase = P_MOVING
+            else:
+                c.phase = P_GONE
+
+    def _ended(self, b: ContactEnded, ts: int, seq: int) -> None:
+        c = self._contacts.get(b.contact_id)
+        part = c.active.get(b.agent_id) if c is not None else None
+        if c is None or part is None or part.phase > P_HOLD:
+            c, part = self._handling(
+                b.contact_id, b.agent_id, (P_TALK, P_HOLD), "contact.ended", seq
+            )
+        a = self._agents[b.agent_id]
+        self._step(a, ts)
+        if len(c.active) > 1:
+            self._conversation_over(c, part, a, ts)
+        else:  # the common case, done inline: the contact's only agent leaves it
+            if part.phase == P_HOLD:
+                part.hold_ms += ts - part.hold_start
+                a.hold -= 1
+            else:
+                a.talk -= 1
+            part.ended = ts
+            part.phase = P_WRAP
+            if c.phase == P_TALK:
+                c.phase = P_MOVING if c.transfer else P_GONE
         a.acw += 1
-        c.ended = ts
-        c.phase = P_WRAP
 
     def _acw_started(self, b: AgentAcwStarted, ts: int, seq: int) -> None:
         c = self._contacts.get(b.contact_id)
-        if c is None or c.phase != P_WRAP or c.agent != b.agent_id:
-            c = self._handling(b.contact_id, b.agent_id, (P_WRAP,), "agent.acw_started", seq)
-        c.phase = P_ACW
+        part = c.active.get(b.agent_id) if c is not None else None
+        if part is None or part.phase != P_WRAP:
+            _, part = self._handling(b.contact_id, b.agent_id, (P_WRAP,), "agent.acw_started", seq)
+        part.phase = P_ACW
 
     def _dispositioned(self, b: ContactDispositioned, ts: int, seq: int) -> None:
         c = self._contacts.get(b.contact_id)
-        if c is None or c.phase < P_TALK or c.agent != b.agent_id:
-            c = self._handling(
+        part = c.active.get(b.agent_id) if c is not None else None
+        if part is None:  # every part not over is in one of the phases below
+            _, part = self._handling(
                 b.contact_id,
                 b.agent_id,
                 (P_TALK, P_HOLD, P_WRAP, P_ACW),
                 "contact.dispositioned",
                 seq,
             )
-        c.justified = b.justified_long
+        part.justified = b.justified_long
+
+    def _part_over(self, c: _Contact, part: _Part) -> None:
+        del c.active[part.agent]
+        if c.phase == P_GONE and not c.active:
+            self._finish(c)
 
     def _acw_ended(self, b: AgentAcwEnded, ts: int, seq: int) -> None:
         c = self._contacts.get(b.contact_id)
-        if c is None or c.phase != P_ACW or c.agent != b.agent_id:
-            c = self._handling(b.contact_id, b.agent_id, (P_ACW,), "agent.acw_ended", seq)
+        part = c.active.get(b.agent_id) if c is not None else None
+        if c is None or part is None or part.phase != P_ACW:
+            c, part = self._handling(b.contact_id, b.agent_id, (P_ACW,), "agent.acw_ended", seq)
         aid = b.agent_id
         a = self._agents[aid]
         self._step(a, ts)
         a.acw -= 1
-        hold = c.hold_ms
-        talk = c.ended - c.answered - hold
-        acw = ts - c.ended
-        justified = c.justified
-        seg = c.answer_seg
-        first = c.first
-        assert seg is not None and first is not None
-        seg.handled = (aid, talk, hold, acw, justified)
-        first.t_handled = (talk, hold, acw, justified)
-        acc = self._agent_acc(aid, seg.key)
-        if justified:
-            total = talk + hold + acw
-            _count_handled(seg.qacc, talk, hold, acw, True)
-            _count_handled(c.tacc, talk, hold, acw, True)
-            acc[A_JL] += 1
-            acc[A_JL_MS] += total
-        else:
-            _count_handled(seg.qacc, talk, hold, acw, False)
-            _count_handled(c.tacc, talk, hold, acw, False)
-            key = (seg.queue, seg.key)
-            values = self._qth.get(key)
-            if values is None:
-                values = self._qth[key] = []
-            values.append(talk + hold)
-            values = self._tth.get(first.key)
-            if values is None:
-                values = self._tth[first.key] = []
-            values.append(talk + hold)
-            acc[A_HANDLED] += 1
-            acc[A_H_TALK] += talk
-            acc[A_H_HOLD] += hold
-            acc[A_H_ACW] += acw
-        self._finish(c)
+        seg = part.seg
+        if seg is not None:  # a handled contact (calls agents place count in agent time only)
+            hold = part.hold_ms
+            talk = part.ended - part.start - hold
+            acw = ts - part.ended
+            justified = part.justified
+            first = c.first
+            assert first is not None
+            if seg.handled is None:
+                seg.handled = (aid, talk, hold, acw, justified)
+            elif seg.more_handled is None:
+                seg.more_handled = [(aid, talk, hold, acw, justified)]
+            else:
+                seg.more_handled.append((aid, talk, hold, acw, justified))
+            if first.t_handled is None:
+                first.t_handled = (talk, hold, acw, justified)
+            elif first.t_more_handled is None:
+                first.t_more_handled = [(talk, hold, acw, justified)]
+            else:
+                first.t_more_handled.append((talk, hold, acw, justified))
+            acc = self._agent_acc(aid, seg.key)
+            if justified:
+                total = talk + hold + acw
+                _count_handled(seg.qacc, talk, hold, acw, True)
+                _count_handled(c.tacc, talk, hold, acw, True)
+                acc[A_JL] += 1
+                acc[A_JL_MS] += total
+            else:
+                _count_handled(seg.qacc, talk, hold, acw, False)
+                _count_handled(c.tacc, talk, hold, acw, False)
+                key = (seg.queue, seg.key)
+                values = self._qth.get(key)
+                if values is None:
+                    values = self._qth[key] = []
+                values.append(talk + hold)
+                values = self._tth.get(first.key)
+                if values is None:
+                    values = self._tth[first.key] = []
+                values.append(talk + hold)
+                acc[A_HANDLED] += 1
+                acc[A_H_TALK] += talk
+                acc[A_H_HOLD] += hold
+                acc[A_H_ACW] += acw
+        del c.active[aid]
+        if c.phase == P_GONE and not c.active:
+            self._finish(c)
+
+    # -- calls agents place, consultations and transfers ----------------------------------------
+
+    def _outbound_started(self, b: ContactOutboundStarted, ts: int, seq: int) -> None:
+        cid = b.contact_id
+        if cid in self._contacts or cid in self._finished:
+            raise MetricsError(seq, f"contact.outbound_started for contact {cid!r}, seen before")
+        c = _Contact(cid, P_TALK)
+        a = self._can_start(c, b.agent_id, "contact.outbound_started", seq)
+        self._contacts[cid] = c
+        self._step(a, ts)
+        self._start(c, a, ts, None)
+
+    def _outbound_failed(self, b: ContactOutboundFailed, ts: int, seq: int) -> None:
+        what = "contact.outbound_failed"
+        c, part = self._handling(b.contact_id, b.agent_id, (P_TALK, P_HOLD), what, seq)
+        if part.seg is not None:
+            raise MetricsError(seq, f"{what} for contact {c.cid!r}, answered from a queue")
+        a = self._agents[b.agent_id]
+        self._step(a, ts)
+        # the part ends without after-call work: it is not a handled contact
+        self._conversation_over(c, part, a, ts)
+        self._part_over(c, part)
+
+    def _consult_answered(self, b: ContactConsultAnswered, ts: int, seq: int) -> None:
+        what = "contact.consult_answered"
+        c, part = self._handling(b.contact_id, b.from_agent_id, (P_TALK, P_HOLD), what, seq)
+        if part.seg is not None:
+            raise MetricsError(seq, f"{what} for contact {c.cid!r}, answered from a queue")
+        a = self._can_start(c, b.agent_id, what, seq)
+        self._step(a, ts)
+        self._start(c, a, ts, None)
+
+    def _transferred(self, b: ContactTransferred, ts: int, seq: int) -> None:
+        if not b.target.startswith(("queue:", "agent:")):
+            return  # to an outside number: the contact ends with its agent's part
+        c, part = self._handling(
+            b.contact_id, b.agent_id, (P_TALK, P_HOLD), "contact.transferred", seq
+        )
+        c.transfer = b.target
+        c.transfer_seg = part.seg
+
+    def _transfer_connected(self, b: ContactTransferConnected, ts: int, seq: int) -> None:
+        what = "contact.transfer_connected"
+        c = self._get(b.contact_id, what, seq)
+        if c.phase != P_MOVING:
+            raise MetricsError(seq, f"{what} for contact {c.cid!r}, which is {_PHASE[c.phase]}")
+        if c.transfer != f"agent:{b.agent_id}":
+            raise MetricsError(
+                seq,
+                f"{what} to agent {b.agent_id!r} for contact {c.cid!r}, "
+                f"which was transferred to {c.transfer!r}",
+            )
+        a = self._can_start(c, b.agent_id, what, seq)
+        self._step(a, ts)
+        self._start(c, a, ts, c.transfer_seg)
+        c.transfer = ""
 
     # -- agent states ---------------------------------------------------------------------------
 
@@ -1130,8 +1330,7 @@ class LiveMetrics:
                 qacc[Q_CB_REQUESTED] += 1
                 if seg.cb_connected:
                     qacc[Q_CB_CONNECTED] += 1
-            if seg.handled is not None:
-                aid, talk, hold, acw, justified = seg.handled
+            for aid, talk, hold, acw, justified in _all(seg.handled, seg.more_handled):
                 _count_handled(qacc, talk, hold, acw, justified)
                 if not justified:
                     queue_th[seg.queue].append(talk + hold)
@@ -1159,8 +1358,7 @@ class LiveMetrics:
                     tacc[Q_CB_REQUESTED] += 1
                     if seg.t_cb_connected:
                         tacc[Q_CB_CONNECTED] += 1
-                if seg.t_handled is not None:
-                    talk, hold, acw, justified = seg.t_handled
+                for talk, hold, acw, justified in _all(seg.t_handled, seg.t_more_handled):
                     _count_handled(tacc, talk, hold, acw, justified)
                     if not justified:
                         tenant_th.append(talk + hold)
@@ -1250,6 +1448,13 @@ def _count_outcome(acc: list[int], kind: int, qt: int, sl_ms: int, short_ms: int
             acc[Q_SHORT] += 1
         if qt > sl_ms:
             acc[Q_AFTER] += 1
+
+
+def _all(first: _T | None, more: list[_T] | None) -> list[_T]:
+    """The handled parts kept as a first one and, rarely, more."""
+    if first is None:
+        return []
+    return [first] if more is None else [first, *more]
 
 
 def _count_handled(acc: list[int], talk: int, hold: int, acw: int, justified: bool) -> None:

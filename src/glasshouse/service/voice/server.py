@@ -1,5 +1,7 @@
 """The voice server's composition: the setup, the event log, one ACD per tenant, the registrar,
-the toll-fraud guard, the media engine and the switch, started on one event loop."""
+the toll-fraud guard, the media engine and the switch, started on one event loop. At start,
+what a stopped process left open is recovered: recordings are closed, callbacks still pending
+go back to their tenant's ACD."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from glasshouse.domain.voice.guard import TollFraudGuard
 from glasshouse.domain.voice.registrar import Registrar
 from glasshouse.protocols.sip.digest import DigestAuthenticator
 from glasshouse.service.contact_center import ContactCenter
+from glasshouse.service.voice.callbacks import pending_callbacks
 from glasshouse.service.voice.media_kit import MediaKit
 from glasshouse.service.voice.setup import ServerSetup
 from glasshouse.service.voice.switch import Switch, now_ms
@@ -113,6 +116,16 @@ class VoiceServer:
                 kit=kit,
                 host=host,
             )
+            for tenant in setup.tenants.values():
+                # Callbacks a stopped process left waiting or half-dialled are dialled still.
+                waiting = pending_callbacks(store.read(tenant.tenant_id))
+                if waiting:
+                    taken = switch.callbacks.restore(tenant.tenant_id, waiting)
+                    _log.warning(
+                        "tenant %s: %d callback(s) left pending by a stopped process taken back",
+                        tenant.tenant_id,
+                        taken,
+                    )
             await switch.start(port)
         except BaseException:
             store.close()

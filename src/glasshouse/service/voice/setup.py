@@ -13,6 +13,7 @@ tenants:
     flows: [ivr-main.yaml]
     media: {record: true, announce_every_s: 30, moh: true}
     agent_phones: {ready_on_register: true}
+    callbacks: {customer_ring_s: 30, not_reached_prompt: "The customer did not answer."}
 ```
 
 Everything is checked together, so a number that names a missing flow, a flow that sends callers
@@ -36,6 +37,7 @@ from glasshouse.domain.sim.scenario import ScenarioError, parse_queue, parse_ski
 from glasshouse.domain.voice.config import VoiceConfig, VoiceConfigError, load_voice_config
 
 __all__ = [
+    "CallbackSettings",
     "MediaSettings",
     "PhoneSettings",
     "ServerSetup",
@@ -66,9 +68,21 @@ class MediaSettings:
 @dataclass(frozen=True, slots=True)
 class PhoneSettings:
     """``ready_on_register``: an agent whose phone registers is logged in and made ready, and
-    logged out when the registration ends (until an agent desktop does this explicitly)."""
+    logged out when the registration ends (until an agent desktop does this explicitly);
+    ``colleague_ring_s``: how long a colleague's phone rings for an agent's call before the
+    caller gets 480."""
 
     ready_on_register: bool = True
+    colleague_ring_s: int = 30
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackSettings:
+    """``customer_ring_s``: how long the customer's phone may ring before a callback attempt
+    counts as not answered; ``not_reached_prompt``: what the agent hears when it fails."""
+
+    customer_ring_s: float = 30.0
+    not_reached_prompt: str = "The customer did not answer."
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +95,7 @@ class TenantSetup:
     flows: Mapping[str, Flow]
     media: MediaSettings = MediaSettings()
     phones: PhoneSettings = PhoneSettings()
+    callbacks: CallbackSettings = CallbackSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +190,17 @@ def _tenant(raw: object, where: str, base: Path) -> TenantSetup:
     data = _map(raw, where)
     _unknown(
         data,
-        {"id", "time_zone", "reason_codes", "queues", "agents", "flows", "media", "agent_phones"},
+        {
+            "id",
+            "time_zone",
+            "reason_codes",
+            "queues",
+            "agents",
+            "flows",
+            "media",
+            "agent_phones",
+            "callbacks",
+        },
         where,
     )
     tenant_id = _text(data.get("id"), f"{where}.id")
@@ -236,11 +261,38 @@ def _tenant(raw: object, where: str, base: Path) -> TenantSetup:
         flows[flow.id] = flow
     media = _media(data.get("media", {}), f"{where}.media")
     phones_raw = _map(data.get("agent_phones", {}), f"{where}.agent_phones")
-    _unknown(phones_raw, {"ready_on_register"}, f"{where}.agent_phones")
+    _unknown(phones_raw, {"ready_on_register", "colleague_ring_s"}, f"{where}.agent_phones")
     phones = PhoneSettings(
-        _bool(phones_raw.get("ready_on_register", True), f"{where}.agent_phones.ready_on_register")
+        _bool(phones_raw.get("ready_on_register", True), f"{where}.agent_phones.ready_on_register"),
+        _int(
+            phones_raw.get("colleague_ring_s", PhoneSettings().colleague_ring_s),
+            f"{where}.agent_phones.colleague_ring_s",
+            1,
+            300,
+        ),
     )
-    return TenantSetup(tenant_id, zone, reasons, tuple(queues), tuple(agents), flows, media, phones)
+    callbacks = _callbacks(data.get("callbacks", {}), f"{where}.callbacks")
+    return TenantSetup(
+        tenant_id, zone, reasons, tuple(queues), tuple(agents), flows, media, phones, callbacks
+    )
+
+
+def _callbacks(raw: object, where: str) -> CallbackSettings:
+    data = _map(raw, where)
+    _unknown(data, {"customer_ring_s", "not_reached_prompt"}, where)
+    default = CallbackSettings()
+    return CallbackSettings(
+        customer_ring_s=_int(
+            data.get("customer_ring_s", int(default.customer_ring_s)),
+            f"{where}.customer_ring_s",
+            5,
+            300,
+        ),
+        not_reached_prompt=_text(
+            data.get("not_reached_prompt", default.not_reached_prompt),
+            f"{where}.not_reached_prompt",
+        ),
+    )
 
 
 def _media(raw: object, where: str) -> MediaSettings:

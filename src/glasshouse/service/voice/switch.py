@@ -1,13 +1,15 @@
 """Call control: a back-to-back user agent between callers, the IVR, the ACD and agents' phones.
 
-An INVITE to a tenant's number is answered at once (our RTP session, G.711 and RFC 4733), runs
-the number's IVR flow (prompts, digits from RFC 4733 or SIP INFO), and the flow's queue action
+An INVITE to a tenant's number is answered at once (our RTP session, G.711 and RFC 4733; an
+``early_media`` flow gets a 183 and its 200 only when it needs the caller), runs the number's
+IVR flow (prompts, digits from RFC 4733 or SIP INFO), and the flow's queue action
 hands the call to the tenant's ACD. While it waits the caller hears music and announcements of
 position and expected wait. When the ACD offers the call to an agent, the agent's registered
 phone is called (with the IVR inputs as ``X-Glasshouse-*`` headers, the screen pop); its
 answer is bridged to the caller and recorded; a ring timeout or a refusal puts the agent not
 ready and the call back at the front of the queue. The agent's hold (re-INVITE sendonly or
-inactive) plays music to the caller. Either side's BYE ends both legs.
+inactive) plays music to the caller. Either side's BYE ends both legs. Callbacks (the IVR's
+callback node, dialled out when the ACD reserves an agent) are in :mod:`.callbacks`.
 
 Every decision goes to the tenant's event log before it is acted on: ACD events through the
 :class:`ContactCenter`, IVR steps, recordings and the call's release directly."""
@@ -15,6 +17,7 @@ Every decision goes to the tenant's event log before it is acted on: ACD events 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -47,6 +50,7 @@ from glasshouse.domain.events import (
     SurveyAnswered,
     VoicemailRecorded,
 )
+from glasshouse.domain.ivr.flow import ANSWERING_TYPES
 from glasshouse.domain.ivr.runner import (
     Action,
     Enqueue,
@@ -76,8 +80,8 @@ from glasshouse.protocols.sdp import (
     build_offer,
 )
 from glasshouse.protocols.sip.dialog import Dialog, new_request, new_tag
-from glasshouse.protocols.sip.headers import NameAddr
-from glasshouse.protocols.sip.message import SipRequest, make_response
+from glasshouse.protocols.sip.headers import NameAddr, Replaces
+from glasshouse.protocols.sip.message import SipRequest, SipResponse, make_response
 from glasshouse.protocols.sip.transaction import (
     AckReceived,
     RequestReceived,
@@ -90,9 +94,20 @@ from glasshouse.protocols.sip.transaction import (
 )
 from glasshouse.protocols.sip.uri import SipParseError, SipUri
 from glasshouse.service.contact_center import ContactCenter
+from glasshouse.service.voice.callbacks import CallbackAttempt, CallbackDialer
 from glasshouse.service.voice.media_kit import MediaKit
 from glasshouse.service.voice.setup import TenantSetup
 from glasshouse.service.voice.sip_stack import SipStack
+from glasshouse.service.voice.transfers import (
+    Directory,
+    TransferError,
+    TransferTarget,
+    is_number,
+    names_dialog,
+    refer_target,
+    refusal,
+    sipfrag,
+)
 
 __all__ = ["Switch", "now_ms"]
 
@@ -164,6 +179,8 @@ class Call:
     voicemail_timer: asyncio.TimerHandle | None = None
     outbound: bool = False  # an agent dialling out: the caller leg is the agent's phone
     caller_tag: str = ""
+    callback: CallbackAttempt | None = None  # a callback's dial-out (see callbacks.py)
+    callback_requested: bool = False  # the caller chose a callback: hanging up abandons nothing
 
 
 class Switch:
@@ -206,6 +223,7 @@ class Switch:
         }
         self._housekeeping_timer: asyncio.TimerHandle | None = None
         self._ids = itertools.count(1)
+        self.callbacks = CallbackDialer(self)
         self.stats: dict[str, int] = {"calls": 0, "answered": 0, "refused": 0, "released": 0}
         for center in centers.values():
             center.subscribe(self._on_acd_events)
@@ -238,6 +256,7 @@ class Switch:
             self._housekeeping_timer.cancel()
         for call in list(self.calls.values()):
             self._release(call, "system", "shutdown")
+        self.callbacks.close()
         for timer in self._acd_timers.values():
             timer.cancel()
         self.stack.close()
@@ -288,7 +307,9 @@ class Switch:
             if found is None or event.method != "INVITE":
                 return
             call, leg = found
-            if leg.role == "agent":
+            if call.callback is not None:
+                self.callbacks.on_failure(call, leg, f"no answer ({type(event).__name__})")
+            elif leg.role == "agent":
                 self._agent_failed(call, leg, f"no answer from the phone ({type(event).__name__})")
             elif leg.role == "external":
                 self._external_failed(call, leg, f"no answer ({type(event).__name__})")
@@ -424,7 +445,9 @@ class Switch:
         return self.voice.trunk_for_source(event.source[0]) is None
 
     def _on_agent_dialling(self, event: RequestReceived, number: str) -> None:
-        """Only an authenticated agent may call out, within the tenant's outbound policy."""
+        """Only an authenticated agent may call out, within the tenant's outbound policy. A dial
+        string naming an agent of the tenant rings that agent's phone instead (see
+        :mod:`glasshouse.service.voice.transfers` for the order names are looked up in)."""
         request = event.request
         now = self._loop.time()
         auth = self.registrar.authenticate(request, event.source, now)
@@ -435,6 +458,12 @@ class Switch:
             return
         account = auth.account
         assert account is not None
+        setup = self.tenants.get(account.tenant_id)
+        if setup is not None:
+            callee = self._directory(setup).agent_for(number)
+            if callee is not None or not is_number(number):
+                self._dial_agent(event, setup, account.agent_id, callee)
+                return
         decision = self.guard.outbound_decision(account.tenant_id, account, number, now)
         if not decision.allowed:
             headers = [("Retry-After", str(decision.retry_after))] if decision.retry_after else []
@@ -445,7 +474,6 @@ class Switch:
             offer = SessionDescription.parse(request.body) if request.body else None
         except SdpError:
             offer = None
-        setup = self.tenants.get(account.tenant_id)
         voice_tenant = self.voice.tenant(account.tenant_id)
         trunk = voice_tenant.trunks[0] if voice_tenant and voice_tenant.trunks else None
         if offer is None or setup is None or trunk is None:
@@ -453,24 +481,56 @@ class Switch:
                 self.guard.call_ended(decision.call_ref)
             self._respond(request, 488 if offer is None else 503, to_tag=new_tag())
             return
-        self._spawn(self._agent_call(event, setup, account.agent_id, offer, decision, trunk))
+        contact_id = self._new_contact_id(setup)
+        refused = self._start_own_call(setup, account.agent_id, contact_id)
+        if refused is not None:
+            if decision.call_ref is not None:
+                self.guard.call_ended(decision.call_ref)
+            self.stats["refused"] += 1
+            self._respond(request, refused.status, reason=refused.reason, to_tag=new_tag())
+            return
+        self._spawn(
+            self._agent_call(event, setup, account.agent_id, contact_id, offer, decision, trunk)
+        )
 
     async def _agent_call(
         self,
         event: RequestReceived,
         setup: TenantSetup,
         agent_id: str,
+        contact_id: str,
         offer: SessionDescription,
         decision: Any,
         trunk: Any,
     ) -> None:
+        call = await self._own_call(event, setup, agent_id, contact_id, offer)
+        if call is None:
+            self.guard.call_ended(decision.call_ref)
+            return
+        call.outbound_ref = decision.call_ref
+        self._log_event(setup.tenant_id, CallDialed(contact_id, agent_id, trunk.name))
+        dialled = f"{trunk.dial_prefix}{decision.number}"
+        await self._external_leg(
+            call, trunk.host, trunk.port, trunk.transport, dialled, trunk.caller_id
+        )
+
+    async def _own_call(
+        self,
+        event: RequestReceived,
+        setup: TenantSetup,
+        agent_id: str,
+        contact_id: str,
+        offer: SessionDescription,
+    ) -> Call | None:
+        """The call an agent's phone places (to the trunk or to another agent), answered with
+        180 until the far end answers; None (the INVITE answered, the ACD told) when our media
+        cannot be set up."""
         request = event.request
         opened = await self._answering_media(request, offer)
         if opened is None:
-            self.guard.call_ended(decision.call_ref)
-            return
+            self._own_call_never_placed(setup, contact_id, "no usable media")
+            return None
         rtp, session_id, answer = opened
-        contact_id = self._new_contact_id(setup)
         leg = Leg("caller", request, event.source, event.reliable, rtp, session_id)
         leg.local_sdp = answer.description
         leg.tx_id = event.tx_id
@@ -478,16 +538,189 @@ class Switch:
         call = Call(
             setup, contact_id, leg, in_ivr=False, outbound=True, started_ms=now_ms(), legs=[leg]
         )
-        call.outbound_ref = decision.call_ref
         self.calls[contact_id] = call
         self._by_invite_tx[event.tx_id] = (call, leg)
         self.stats["calls"] += 1
-        self._log_event(setup.tenant_id, CallDialed(contact_id, agent_id, trunk.name))
         self._respond(request, 180, to_tag=self._outbound_tag(call))
-        dialled = f"{trunk.dial_prefix}{decision.number}"
-        await self._external_leg(
-            call, trunk.host, trunk.port, trunk.transport, dialled, trunk.caller_id
+        return call
+
+    # -- agents' own calls: busy in the ACD, calls between agents -----------------------------
+
+    def _directory(self, setup: TenantSetup) -> Directory:
+        voice_tenant = self.voice.tenant(setup.tenant_id)
+        return Directory.of(setup, voice_tenant.accounts if voice_tenant else ())
+
+    def _held_contact(self, tenant_id: str, agent_id: str) -> Call | None:
+        """The customer's call the agent holds (their consultation is about it), if any."""
+        for call in self.calls.values():
+            agent = call.agent
+            if (
+                call.tenant.tenant_id == tenant_id
+                and call.held
+                and agent is not None
+                and agent.agent_id == agent_id
+                and not call.released
+            ):
+                return call
+        return None
+
+    def _start_own_call(
+        self, setup: TenantSetup, agent_id: str, contact_id: str, *, number: str = ""
+    ) -> TransferError | None:
+        """Tell the ACD the agent is busy on a call of their own (a consultation when they hold
+        a customer), so it offers them nothing meanwhile; the refusal to answer with, if any.
+        An agent who is not logged in to the ACD calls without it."""
+        center = self.centers[setup.tenant_id]
+        try:
+            view = center.acd.agent_view(agent_id)
+        except AcdError:
+            return None
+        if view.presence == "logged_out":
+            return None
+        held = self._held_contact(setup.tenant_id, agent_id)
+        try:
+            center.run(
+                Acd.start_outbound,
+                agent_id,
+                contact_id,
+                now_ms(),
+                number=number,
+                consult_for=held.contact_id if held is not None else None,
+            )
+        except AcdError as exc:
+            _log.info("agent %s may not call now: %s", agent_id, exc)
+            return TransferError(486, "Busy Here (already on a call)")
+        finally:
+            self._arm_acd(center)
+        return None
+
+    def _own_call_never_placed(self, setup: TenantSetup, contact_id: str, why: str) -> None:
+        center = self.centers[setup.tenant_id]
+        if center.acd.contact_phase(contact_id) is not None:
+            self._run_acd(center, Acd.outbound_failed, contact_id, now_ms(), reason=why)
+
+    def _own_call_over(self, call: Call, by: str, cause: str) -> None:
+        """An agent's own call is released: the ACD frees whoever it kept busy for it (the
+        caller, and the agent called when it was a call between agents)."""
+        center = self._acd(call)
+        if center.acd.contact_phase(call.contact_id) is None:
+            return  # never told (the agent was not logged in), or handed over by a transfer
+        if not call.caller.answered:
+            self._run_acd(center, Acd.outbound_failed, call.contact_id, now_ms(), reason=cause)
+            return
+        peer = call.external
+        if by not in ("agent", "system"):
+            by = "agent" if peer is not None and peer.agent_id else "customer"
+        # One hang-up ends the call for both agents of a call between agents.
+        self._run_acd(center, Acd.hangup, call.contact_id, now_ms(), by=by)
+
+    def _dial_agent(
+        self, event: RequestReceived, setup: TenantSetup, agent_id: str, callee: str | None
+    ) -> None:
+        """An agent calls another agent of the tenant: the callee's registered phone rings
+        (never through a trunk). 404 for no such agent, 480 when their phone is not
+        registered, 486 when they are on the phone."""
+        request = event.request
+        if callee is None:
+            self._respond(request, 404, reason="No such agent or number", to_tag=new_tag())
+            return
+        if callee == agent_id:
+            self._respond(request, 403, reason="Calling oneself", to_tag=new_tag())
+            return
+        account = self._accounts_by_agent.get((setup.tenant_id, callee))
+        bindings = self.registrar.contacts(account.username, self._loop.time()) if account else []
+        if not bindings:
+            self._respond(request, 480, reason="Agent's phone not registered", to_tag=new_tag())
+            return
+        center = self.centers[setup.tenant_id]
+        if center.acd.agent_view(callee).contacts:
+            # Ringing, talking or in after-call work: the ACD would not let them take it.
+            self._respond(request, 486, reason="Agent busy", to_tag=new_tag())
+            return
+        try:
+            offer = SessionDescription.parse(request.body) if request.body else None
+        except SdpError as exc:
+            self._respond(request, 400, to_tag=new_tag(), reason=f"Bad SDP ({exc})"[:60])
+            return
+        if offer is None:
+            self._respond(request, 488, to_tag=new_tag())
+            return
+        contact_id = self._new_contact_id(setup)
+        refused = self._start_own_call(setup, agent_id, contact_id, number=f"agent:{callee}")
+        if refused is not None:
+            self._respond(request, refused.status, reason=refused.reason, to_tag=new_tag())
+            return
+        self._spawn(
+            self._internal_call(event, setup, agent_id, contact_id, offer, callee, bindings[-1])
         )
+
+    async def _internal_call(
+        self,
+        event: RequestReceived,
+        setup: TenantSetup,
+        agent_id: str,
+        contact_id: str,
+        offer: SessionDescription,
+        callee: str,
+        binding: Binding,
+    ) -> None:
+        call = await self._own_call(event, setup, agent_id, contact_id, offer)
+        if call is None:
+            return
+        headers = [("X-Glasshouse-Contact-Id", contact_id), ("X-Glasshouse-Agent", agent_id)]
+        held = self._held_contact(setup.tenant_id, agent_id)
+        if held is not None:
+            # A consultation: the callee sees the customer's screen pop before taking them.
+            headers.append(("X-Glasshouse-Consult-For", held.contact_id))
+            headers += [h for h in _context_headers(held) if h[0] != "X-Glasshouse-Contact-Id"]
+        rtp = await self.media.open_session()
+        if call.released:
+            rtp.close()
+            return
+        session_id = str(secrets.randbelow(10**9))
+        offer_out = build_offer(self.host, rtp.port, session_id=session_id)
+        try:
+            invite = new_request(
+                "INVITE",
+                binding.contact_uri,
+                from_addr=NameAddr(
+                    uri=SipUri(host=self.host, user=_safe_user(agent_id), port=self.port),
+                    display_name=agent_id,
+                ),
+                to_addr=NameAddr(uri=SipUri(host=self.host, user=binding.username, port=self.port)),
+                contact=NameAddr(uri=SipUri(host=self.host, user="glasshouse", port=self.port)),
+                body=bytes(offer_out),
+                content_type="application/sdp",
+                extra_headers=headers,
+            )
+        except (SipParseError, ValueError) as exc:
+            _log.warning("cannot call agent %s: %s", callee, exc)
+            rtp.close()
+            call.caller.ended = True
+            self._respond(call.caller.invite, 480, to_tag=self._outbound_tag(call))
+            self._release(call, "system", "callee unreachable")
+            return
+        reliable = binding.transport.upper() == "TCP"
+        invite = with_via(invite, self.host, self.port, "TCP" if reliable else "UDP")
+        # The callee's leg is the call's far end, as a trunk's would be: its failure, answer
+        # and BYE take the same paths; ``agent_id`` says it is an agent's phone.
+        leg = Leg("external", invite, binding.source, reliable, rtp, session_id, agent_id=callee)
+        leg.local_sdp = offer_out
+        call.external = leg
+        call.legs.append(leg)
+        leg.tx_id = self.stack.send_request(invite, binding.source, reliable=reliable)
+        self._by_invite_tx[leg.tx_id] = (call, leg)
+        self._loop.call_later(
+            setup.phones.colleague_ring_s, self._colleague_rang_out, call, leg, callee
+        )
+
+    def _colleague_rang_out(self, call: Call, leg: Leg, callee: str) -> None:
+        """The colleague did not answer in time: their phone stops ringing (CANCEL) and the
+        calling agent gets 480."""
+        if leg.answered or leg.ended or call.external is not leg or call.released:
+            return
+        self._cancel_agent(leg)
+        self._external_failed(call, leg, f"agent {callee} did not answer", 480)
 
     async def _answering_media(
         self, request: SipRequest, offer: SessionDescription
@@ -531,33 +764,65 @@ class Switch:
         caller_uri = request.from_.uri
         if isinstance(caller_uri, SipUri) and caller_uri.user:
             call.variables["caller"] = caller_uri.user
-        tag = new_tag()
-        ok = make_response(
-            request,
-            200,
-            to_tag=tag,
+        call.caller_tag = new_tag()
+        caller.tx_id = event.tx_id
+        self.calls[contact_id] = call
+        self._by_invite_tx[event.tx_id] = (call, caller)
+        self.stats["calls"] += 1
+        rtp.on_dtmf = lambda digit: self._on_digit(call, digit)
+        center = self.centers[setup.tenant_id]
+        number = request.uri.user if isinstance(request.uri, SipUri) else ""
+        self._run_acd(center, Acd.arrive, contact_id, now_ms(), entry=number or "")
+        flow = setup.flows[flow_id]
+        if flow.early_media:
+            # Unreliable 183 with our SDP (RFC 3261 13.3.1.1; no 100rel): the flow's prompts
+            # play as early media and the 200 waits until the flow needs the caller.
+            progress = self._caller_response(call, 183)
+            self.stack.send_response(progress)
+        else:
+            self._answer_caller(call)
+        call.run = FlowRun(
+            flow,
+            call_id=contact_id,
+            variables=call.variables,
+            now_ms=now_ms(),
+            callback_check=self.callbacks.check(setup.tenant_id),
+        )
+        self._ivr(call, call.run.start(now_ms()))
+
+    def _caller_response(self, call: Call, status: int) -> SipResponse:
+        """Our 183 or 200 to the caller's INVITE: its To tag, our Contact and our SDP answer."""
+        caller = call.caller
+        response = make_response(
+            caller.invite,
+            status,
+            to_tag=self._outbound_tag(call),
             headers=[
                 ("Contact", f"<sip:glasshouse@{self._hostport()}>"),
                 ("Allow", ALLOW),
                 ("Content-Type", "application/sdp"),
             ],
         )
-        ok.body = bytes(answer.description)
-        caller.dialog = Dialog.as_uas(request, ok)
+        response.body = bytes(caller.local_sdp) if caller.local_sdp else b""
+        return response
+
+    def _answer_caller(self, call: Call) -> None:
+        """Answer an inbound caller (at once, or when an early-media flow needs them)."""
+        caller = call.caller
+        ok = self._caller_response(call, 200)
+        caller.dialog = Dialog.as_uas(caller.invite, ok)
         caller.answered = True
-        caller.tx_id = event.tx_id
-        self.calls[contact_id] = call
-        self._by_invite_tx[event.tx_id] = (call, caller)
-        self._by_dialog[(request.call_id, tag)] = (call, caller)
-        self.stats["calls"] += 1
-        rtp.on_dtmf = lambda digit: self._on_digit(call, digit)
-        center = self.centers[setup.tenant_id]
-        number = request.uri.user if isinstance(request.uri, SipUri) else ""
-        self._run_acd(center, Acd.arrive, contact_id, now_ms(), entry=number or "")
+        self._by_dialog[(caller.invite.call_id, self._outbound_tag(call))] = (call, caller)
         self.stack.send_response(ok)
-        flow = setup.flows[flow_id]
-        call.run = FlowRun(flow, call_id=contact_id, variables=call.variables, now_ms=now_ms())
-        self._ivr(call, call.run.start(now_ms()))
+
+    @staticmethod
+    def _needs_answer(run: FlowRun, actions: list[Action]) -> bool:
+        """An early-media flow is answered when it reaches a node that needs the caller (menu,
+        collect, queue, voicemail, callback, transfer, survey), before that node acts."""
+        node = run.flow.nodes.get(run.node_id or "")
+        if node is not None and node.TYPE in ANSWERING_TYPES:
+            return True
+        return any(isinstance(a, Step) and a.node_type in ANSWERING_TYPES for a in actions)
 
     def _hostport(self) -> str:
         return f"{self.host}:{self.port}"
@@ -587,6 +852,9 @@ class Switch:
     def _ivr(self, call: Call, actions: list[Action]) -> None:
         if call.released or call.run is None:
             return
+        caller = call.caller
+        if not caller.answered and not caller.ended and self._needs_answer(call.run, actions):
+            self._answer_caller(call)  # an early-media flow reached a node that needs the caller
         tenant_id = call.tenant.tenant_id
         flow = call.run
         for action in actions:
@@ -626,14 +894,8 @@ class Switch:
             elif isinstance(action, RecordVoicemail):
                 self._start_voicemail(call, action)
             elif isinstance(action, RequestCallback):
-                # Callbacks from the IVR are not wired to the ACD yet: the flow goes on (it
-                # usually says goodbye); the request is logged for the planner to see.
-                _log.warning(
-                    "tenant %s: callback requested by %s but callbacks from the IVR are not "
-                    "available yet",
-                    tenant_id,
-                    call.contact_id,
-                )
+                # Queued as a callback; the flow goes on (it usually says goodbye).
+                self.callbacks.request(call, action)
         self._arm_ivr(call)
 
     def _arm_ivr(self, call: Call) -> None:
@@ -771,8 +1033,16 @@ class Switch:
         center = self._acd(call)
         if call.in_ivr:
             call.in_ivr = False
-            self._run_acd(center, Acd.ivr_completed, call.contact_id, now_ms())
-        self._bye(call, call.caller)
+            if not call.callback_requested:  # else the contact waits in the ACD as a callback
+                self._run_acd(center, Acd.ivr_completed, call.contact_id, now_ms())
+        caller = call.caller
+        if not caller.answered and not caller.ended:
+            # An early-media flow ended before needing the caller: never answered, never billed.
+            caller.ended = True
+            status = _early_rejection(reason)
+            self._respond(caller.invite, status, to_tag=self._outbound_tag(call))
+        else:
+            self._bye(call, caller)
         self._release(call, "system", f"ivr {reason}")
 
     def _enqueue(self, call: Call, action: Enqueue) -> None:
@@ -873,6 +1143,8 @@ class Switch:
                 leg = call.agent
                 call.agent = None
                 self._cancel_agent(leg)
+        elif kind in ("callback.dialing", "callback.failed"):
+            self.callbacks.on_acd_event(event)
 
     async def _ring_agent(self, call: Call, agent_id: str) -> None:
         tenant_id = call.tenant.tenant_id
@@ -966,7 +1238,9 @@ class Switch:
         if status < 200:
             return
         if status >= 300:
-            if leg.role == "external":
+            if call.callback is not None:
+                self.callbacks.on_failure(call, leg, f"{status} {response.reason}")
+            elif leg.role == "external":
                 self._external_failed(call, leg, f"{status} {response.reason}", status)
             else:
                 self._agent_failed(call, leg, f"{status} {response.reason}")
@@ -983,6 +1257,9 @@ class Switch:
             leg.ack = with_via(ack, self.host, self.port, "TCP" if leg.reliable else "UDP")
         self.stack.send_ack(leg.ack, leg.dest, reliable=leg.reliable)
         if event.retransmission or leg.answered:
+            return
+        if call.callback is not None:
+            self.callbacks.on_answer(call, leg, response)
             return
         if leg.role == "external":
             self._external_answered(call, leg, response)
@@ -1026,7 +1303,9 @@ class Switch:
         # The end packets of the key that chose the queue may still be arriving.
         call.caller.rtp.dtmf_quiet_until = self._loop.time() + DTMF_TAIL_S
         bridge(call.caller.rtp, leg.rtp)
-        if call.tenant.media.record:
+        if call.recorder is not None:
+            self._record_agent(call, leg)  # transferred: the new agent joins the recording
+        elif call.tenant.media.record:
             self._start_recording(call)
 
     def _start_recording(self, call: Call) -> None:
@@ -1171,6 +1450,8 @@ class Switch:
         bridge(call.caller.rtp, leg.rtp)
 
     def _answer_agent_call(self, call: Call) -> None:
+        """The far end of an agent's own call answered: so does the switch, to the agent's
+        phone. A colleague who answered is busy with the call in the ACD too."""
         caller = call.caller
         ok = make_response(
             caller.invite,
@@ -1187,6 +1468,16 @@ class Switch:
         caller.answered = True
         self._by_dialog[(caller.invite.call_id, self._outbound_tag(call))] = (call, caller)
         self.stack.send_response(ok)
+        peer = call.external
+        center = self._acd(call)
+        if peer is not None and peer.agent_id and center.acd.contact_phase(call.contact_id):
+            try:
+                center.run(Acd.start_inbound_consult, peer.agent_id, call.contact_id, now_ms())
+            except AcdError as exc:
+                # Answered already: the call goes on, the colleague is just not marked busy.
+                _log.info("agent %s took a call the ACD cannot count: %s", peer.agent_id, exc)
+            finally:
+                self._arm_acd(center)
 
     def _external_failed(self, call: Call, leg: Leg, why: str, status: int = 480) -> None:
         self._by_invite_tx.pop(leg.tx_id, None)
@@ -1205,53 +1496,228 @@ class Switch:
         self._release(call, "system", f"transfer failed: {why}"[:80])
 
     def _on_refer(self, call: Call, leg: Leg, request: SipRequest) -> None:
-        """An agent's blind transfer (RFC 3515): the Refer-To names a queue of the tenant or
-        an outside number, reached through the trunk. Attended transfer (Replaces) is not
-        offered yet and is refused with 501."""
-        target = request.refer_to
-        if leg.role != "agent" or not call.talking or target is None:
-            self._respond(request, 403 if target is not None else 400)
+        """An agent's transfer (RFC 3515). Blind: the Refer-To names an agent, a queue or an
+        outside number (reached through the trunk). Attended (RFC 5589 7): the Refer-To carries
+        a Replaces naming the agent's consultation (or, sent on the consultation, the customer's
+        call): the customer is bridged to the consulted party and the agent let go. Answered
+        202, then NOTIFYs with the progress as sipfrag; a transfer that cannot be made leaves
+        the calls as they were."""
+        own_call = call.outbound and leg is call.caller
+        if not ((leg.role == "agent" and call.talking) or (own_call and call.caller.answered)):
+            self._respond(request, 403, reason="No transferable call in this dialog")
             return
-        uri = target.uri
-        if not isinstance(uri, SipUri) or not uri.user or "replaces" in str(uri).lower():
-            self._respond(request, 501)
+        try:
+            target = refer_target(request.refer_to, self._directory(call.tenant))
+        except SipParseError as exc:
+            self._respond(request, 400, reason=f"Bad Refer-To ({exc})"[:80])
             return
-        destination = uri.user
-        queues = {q.queue_id for q in call.tenant.queues}
-        if destination in queues:
-            self._respond(request, 501, reason="Transfer to a queue not available yet")
+        except TransferError as exc:
+            if exc.status != 404:
+                self._respond(request, exc.status, reason=exc.reason)
+                return
+            # A well-formed request naming nothing we know: reported like any failed transfer.
+            self._respond(request, 202)
+            self._notify_refer(leg, request, exc.status, exc.reason)
+            return
+        if target.replaces is None and own_call:
+            self._respond(request, 403, reason="Only a customer's call can be transferred")
             return
         self._respond(request, 202)
-        assert leg.dialog is not None
+        self._notify_refer(leg, request, 100)
+        try:
+            if target.replaces is not None:
+                self._attended_transfer(call, leg, request, target.replaces)
+            elif target.kind == "external":
+                self._blind_external(call, leg, request, target)
+            else:
+                self._blind_transfer(call, leg, request, target)
+        except TransferError as exc:
+            self._notify_refer(leg, request, exc.status, exc.reason)
+
+    def _notify_refer(
+        self, leg: Leg, refer: SipRequest, status: int, reason: str | None = None
+    ) -> None:
+        """Report a REFER's progress in its dialog (RFC 3515 2.4.4): a provisional status keeps
+        the implicit subscription active, a final one ends it."""
+        if leg.dialog is None or leg.ended:
+            return
+        state = "active;expires=60" if status < 200 else "terminated;reason=noresource"
         try:
             notify = leg.dialog.create_request(
                 "NOTIFY",
-                body=b"SIP/2.0 200 OK\r\n",
+                body=sipfrag(status, reason),
                 content_type="message/sipfrag;version=2.0",
                 extra_headers=[
-                    ("Event", "refer"),
-                    ("Subscription-State", "terminated;reason=noresource"),
+                    ("Event", f"refer;id={refer.cseq.number}"),
+                    ("Subscription-State", state),
                 ],
             )
             notify = with_via(notify, self.host, self.port, "TCP" if leg.reliable else "UDP")
             self.stack.send_request(notify, leg.dest, reliable=leg.reliable)
         except Exception:
-            _log.exception("NOTIFY for the transfer of %s not sent", call.contact_id)
-        center = self._acd(call)
-        unbridge(call.caller.rtp)
-        self._stop_recording(call)
-        self._log_event(
-            call.tenant.tenant_id,
-            ContactTransferred(call.contact_id, leg.agent_id, "blind", f"external:{destination}"),
-        )
-        call.talking = False
-        self._run_acd(center, Acd.hangup, call.contact_id, now_ms(), by="agent")
-        call.agent = None
+            _log.exception("NOTIFY of a transfer not sent to agent %s", leg.agent_id)
+
+    def _let_transferor_go(self, call: Call, leg: Leg, refer: SipRequest) -> None:
+        """The transfer is made: the final NOTIFY, then BYE to the transferring agent's leg."""
+        self._notify_refer(leg, refer, 200)
+        if call.agent is leg:
+            call.agent = None
         self._bye(call, leg)
         leg.rtp.close()
-        if not self._dial_external(call, destination):
-            self._bye(call, call.caller)
-            self._release(call, "system", "transfer refused")
+
+    def _transfer_refused(self, exc: AcdError, center: ContactCenter, agent_id: str) -> None:
+        phases: list[str] = []
+        if agent_id:
+            with contextlib.suppress(AcdError):
+                phases = [phase for _, phase in center.acd.agent_view(agent_id).contacts]
+        _log.info("tenant %s: transfer refused by the ACD: %s", center.tenant, exc)
+        raise refusal(exc, phases) from None
+
+    def _blind_transfer(
+        self, call: Call, leg: Leg, refer: SipRequest, target: TransferTarget
+    ) -> None:
+        """Blind transfer to a queue (the customer waits there again, with music) or to a named
+        agent (whose phone rings as for any offer, with the same screen pop)."""
+        if target.kind == "agent" and target.name == leg.agent_id:
+            raise TransferError(403, "Transfer to oneself")
+        center = self._acd(call)
+        to_queue = target.name if target.kind == "queue" else None
+        to_agent = target.name if target.kind == "agent" else None
+        try:
+            # An offer the ACD makes at once rings the next phone only once this returns.
+            center.run(
+                Acd.transfer, call.contact_id, now_ms(), to_queue=to_queue, to_agent=to_agent
+            )
+        except AcdError as exc:
+            self._transfer_refused(exc, center, to_agent or "")
+        finally:
+            self._arm_acd(center)
+        unbridge(call.caller.rtp)  # the ACD logged contact.transferred
+        self._let_transferor_go(call, leg, refer)
+        call.talking = False
+        call.held = False
+        call.queued = True
+        if to_queue is not None:
+            call.queue_id = to_queue
+        self._start_waiting_media(call)
+
+    def _blind_external(
+        self, call: Call, leg: Leg, refer: SipRequest, target: TransferTarget
+    ) -> None:
+        """Blind transfer to an outside number, through the tenant's trunk."""
+        if not self._dial_external(call, target.name):
+            raise TransferError(403, "Number refused by the outbound policy")
+        unbridge(call.caller.rtp)
+        self._stop_recording(call)
+        self._log_transferred(call, leg.agent_id, "blind", target.logged)
+        call.talking = False
+        call.held = False
+        self._run_acd(self._acd(call), Acd.hangup, call.contact_id, now_ms(), by="agent")
+        self._let_transferor_go(call, leg, refer)
+
+    def _log_transferred(self, call: Call, agent_id: str, kind: str, target: str) -> None:
+        self._log_event(
+            call.tenant.tenant_id, ContactTransferred(call.contact_id, agent_id, kind, target)
+        )
+
+    def _find_replaced(self, replaces: Replaces) -> tuple[Call, Leg] | None:
+        for tag in (replaces.to_tag, replaces.from_tag):
+            found = self._by_dialog.get((replaces.call_id, tag))
+            dialog = found[1].dialog if found is not None else None
+            if dialog is not None and names_dialog(replaces, dialog):
+                return found
+        return None
+
+    def _attended_transfer(
+        self, call: Call, leg: Leg, refer: SipRequest, replaces: Replaces
+    ) -> None:
+        """The agent hands the customer they hold to the party of their consultation (another
+        agent, or an outside number through the trunk)."""
+        found = self._find_replaced(replaces)
+        if found is None:
+            raise TransferError(481, "Replaces names no call of this agent")
+        other_call, other_leg = found
+        agent_id = leg.agent_id
+        pairs = ((call, leg, other_call, other_leg), (other_call, other_leg, call, leg))
+        chosen = next(
+            (
+                (cust, cust_leg, cons, cons_leg)
+                for cust, cust_leg, cons, cons_leg in pairs
+                if cust_leg.role == "agent"
+                and cust.agent is cust_leg
+                and cust.talking
+                and cons.outbound
+                and cons_leg is cons.caller
+            ),
+            None,
+        )
+        if chosen is None or other_leg.agent_id != agent_id or other_call is call:
+            raise TransferError(481, "Replaces names no call of this agent")
+        cust, cust_leg, cons, cons_leg = chosen
+        far = cons.external
+        if far is None or not far.answered or far.ended or cons.released:
+            raise TransferError(481, "The consultation is not connected")
+        center = self._acd(call)
+        try:
+            center.run(Acd.complete_transfer, cust.contact_id, cons.contact_id, now_ms())
+        except AcdError as exc:
+            # The customer's contact is not in a state to hand over (not held, say).
+            _log.info("tenant %s: attended transfer refused: %s", center.tenant, exc)
+            raise TransferError(403, str(exc)[:80]) from None
+        finally:
+            self._arm_acd(center)
+        # The ACD logged contact.transferred. The far end moves to the customer's call.
+        cons.external = None
+        if far in cons.legs:
+            cons.legs.remove(far)
+        cust.legs.append(far)
+        if far.dialog is not None:
+            self._by_dialog[(far.dialog.call_id, far.dialog.local_tag)] = (cust, far)
+        if far.tx_id in self._by_invite_tx:
+            self._by_invite_tx[far.tx_id] = (cust, far)
+        unbridge(far.rtp)
+        unbridge(cust.caller.rtp)
+        cust.caller.rtp.stop_playing()
+        cust.held = False
+        self._notify_refer(leg, refer, 200)
+        cust.agent = None
+        self._bye(cust, cust_leg)
+        cust_leg.rtp.close()
+        if far.agent_id:
+            far.role = "agent"
+            cust.agent = far
+            cust.talking = True
+            bridge(cust.caller.rtp, far.rtp)
+            if cust.recorder is not None:
+                self._record_agent(cust, far)
+        else:
+            if cust.outbound_ref is not None:
+                self.guard.call_ended(cust.outbound_ref)
+            cust.outbound_ref, cons.outbound_ref = cons.outbound_ref, None
+            cust.external = far
+            cust.talking = False
+            self._stop_recording(cust)
+            bridge(cust.caller.rtp, far.rtp)
+        self._bye(cons, cons_leg)
+        self._release(cons, "agent", "transferred")
+
+    def _record_agent(self, call: Call, leg: Leg) -> None:
+        """A transferred call's new agent joins its recording on the agent's channel."""
+        recorder = call.recorder
+        if recorder is None:
+            return
+        clock = _MediaClock(self._loop, call.recording_origin)
+
+        def on_audio(payload_type: int, payload: bytes, ts: int) -> None:
+            if call.recorder is not recorder or recorder.closed:
+                return
+            law = G711Law.PCMU if payload_type == 0 else G711Law.PCMA
+            try:
+                recorder.write(1, decode(law, payload), clock.place(ts))
+            except Exception:
+                _log.exception("recording write failed for %s", call.contact_id)
+
+        leg.rtp.add_audio_listener(on_audio)
 
     # -- in-dialog requests ------------------------------------------------------------------
 
@@ -1267,6 +1733,10 @@ class Switch:
         rejection = leg.dialog.receive_request(request)
         if rejection is not None:
             self.stack.send_response(rejection.response(request))
+            return
+        if leg.ended:
+            # A transferred agent's leg, ended on our side: its BYE crossed ours.
+            self._respond(request, 200 if request.method == "BYE" else 481)
             return
         if request.method == "BYE":
             self._respond(request, 200)
@@ -1376,7 +1846,7 @@ class Switch:
     def _on_cancel(self, event: RequestReceived) -> None:
         request = event.request
         self._respond(request, 200)
-        # Inbound INVITEs are answered at once, so only an agent's call out can be cancelled.
+        # An agent's call out, or an inbound call still in its early media, can be cancelled.
         found = self._by_invite_tx.get(event.cancels or "")
         if found is None:
             return
@@ -1388,6 +1858,9 @@ class Switch:
         if call.external is not None:
             external, call.external = call.external, None
             self._cancel_agent(external)
+        if not call.outbound:  # an early-media caller gave up before the answer
+            self._hangup_from(call, leg, by="customer", cause="cancel")
+            return
         self._release(call, "agent", "cancel")
 
     # -- ending ------------------------------------------------------------------------------
@@ -1395,6 +1868,8 @@ class Switch:
     def _hangup_from(
         self, call: Call, leg: Leg, *, by: str | None = None, cause: str = "bye"
     ) -> None:
+        if call.callback is not None and self.callbacks.on_hangup(call, leg, by, cause):
+            return
         center = self._acd(call)
         now = now_ms()
         if leg is call.caller:
@@ -1403,10 +1878,15 @@ class Switch:
                 return
             if call.in_ivr:
                 call.in_ivr = False
-                self._run_acd(center, Acd.ivr_abandoned, call.contact_id, now)
+                if not call.callback_requested:
+                    self._run_acd(center, Acd.ivr_abandoned, call.contact_id, now)
             elif call.talking:
                 self._run_acd(center, Acd.hangup, call.contact_id, now, by="customer")
-            elif call.contact_id in center.acd.contact_ids():
+            elif (
+                not call.outbound
+                and not call.callback_requested
+                and call.contact_id in center.acd.contact_ids()
+            ):
                 self._run_acd(center, Acd.abandon, call.contact_id, now)
             if call.agent is not None:
                 agent, call.agent = call.agent, None
@@ -1460,6 +1940,8 @@ class Switch:
             return
         call.released = True
         self.stats["released"] += 1
+        if call.callback is not None:
+            self.callbacks.on_release(call)
         if call.ivr_timer is not None:
             call.ivr_timer.cancel()
         if call.announce_task is not None:
@@ -1476,7 +1958,10 @@ class Switch:
         for other in (call.agent, call.external):
             if other is not None and not other.ended:
                 self._cancel_agent(other)
-        self.calls.pop(call.contact_id, None)
+        if call.outbound:
+            self._own_call_over(call, by, cause)
+        if self.calls.get(call.contact_id) is call:  # a callback's dial-out may share the id
+            del self.calls[call.contact_id]
         self._log_event(call.tenant.tenant_id, CallReleased(call.contact_id, by, cause))
 
 
@@ -1513,6 +1998,19 @@ def _context_headers(call: Call) -> list[tuple[str, str]]:
     for name, value in sorted(call.variables.items()):
         headers.append((f"X-Glasshouse-Var-{name}", _HEADER_VALUE.sub("?", value)[:200]))
     return headers
+
+
+_EARLY_REJECTIONS: Final = {"busy": 486, "rejected": 603, "declined": 603, "not_found": 404}
+
+
+def _early_rejection(reason: str) -> int:
+    """The final status that ends an early-media call never answered, from the hang-up node's
+    reason: ``sip_<4xx-6xx>`` names one, ``busy``, ``rejected``/``declined`` and ``not_found``
+    map to 486, 603 and 404; anything else (``closed``...) is 480 Temporarily Unavailable."""
+    code = reason.removeprefix("sip_")
+    if code != reason and code.isdigit() and 400 <= int(code) <= 699:
+        return int(code)
+    return _EARLY_REJECTIONS.get(reason, 480)
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:
