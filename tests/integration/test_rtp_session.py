@@ -9,6 +9,7 @@ import itertools
 import logging
 import random
 import socket
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -600,6 +601,31 @@ def test_a_same_law_bridge_passes_datagrams_through_unchanged_both_ways() -> Non
             assert b.stats.bytes_out == sum(len(d) for d in sent)
             # Nothing was sequence-checked, so nothing counts as lost.
             assert a.stats.lost == 0 and b.stats.lost == 0
+        finally:
+            peer_a.close()
+            peer_b.close()
+
+    run(scenario)
+
+
+def test_a_backlog_built_while_the_loop_was_busy_is_relayed_whole_and_in_order() -> None:
+    # The engine serves one datagram per ready port per wake-up while wake-ups come often; a
+    # loop held up for 200 ms finds ten datagrams waiting on a port, and must not cap the
+    # stream at one packet per wake-up.
+    async def scenario(engine: MediaEngine) -> None:
+        a, _b, peer_a, peer_b = await pass_through_pair(engine)
+        try:
+            sent = far_end_stream(10)
+            for data in sent:
+                peer_a.send(data, a.local_address)
+            time.sleep(0.2)  # the loop is busy elsewhere (blocking it on purpose)
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            # One or two wake-ups after a 200 ms gap take several datagrams from the port
+            # (up to one per 20 ms elapsed, at most 8), not one each.
+            assert a.stats.packets_in >= 8
+            assert await rtp_datagrams(peer_b, 10) == sent
+            assert a.stats.packets_in == 10
         finally:
             peer_a.close()
             peer_b.close()

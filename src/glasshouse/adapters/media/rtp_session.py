@@ -105,7 +105,8 @@ _MAX_SOURCE_CHAIN: Final = 4
 _MAX_READS_PER_WAKEUP: Final = 32
 _RECEIVE_BUFFER: Final = 4096  # RTP of G.711 and RTCP fit many times over; more is truncated
 _RTP_HEADER: Final = 12
-_USE_EPOLL: Final = hasattr(select, "epoll") and not __import__("os").environ.get("GH_NO_EPOLL")
+_MAX_READS_PER_READY: Final = 8
+_USE_EPOLL: Final = hasattr(select, "epoll")
 _PLAIN_RTP_FIRST_BYTE: Final = 0x80  # version 2, no padding, no extension, no CSRC
 
 Address = tuple[str, int]
@@ -244,7 +245,8 @@ class MediaEngine:
         self._fast_relay = fast_relay
         # fd -> the reader of one datagram (Linux); None where epoll is missing.
         self._epoll: Any = None
-        self._ready_handlers: dict[int, Callable[[], object]] = {}
+        self._ready_handlers: dict[int, Callable[[], bool]] = {}
+        self._last_ready = 0.0
         if _USE_EPOLL:
             self._epoll = select.epoll()
 
@@ -350,12 +352,22 @@ class MediaEngine:
             ready = epoll.poll(0)
         except OSError:
             return
+        # One datagram per port when wake-ups come often (a stream sends one every 20 ms, so
+        # there is rarely a second, and looking for it costs a failed read). When the loop was
+        # away longer, a port may hold several: take up to one per 20 ms elapsed, or a busy
+        # loop would cap every stream at its wake-up rate.
+        now = time.monotonic()
+        gap = now - self._last_ready
+        self._last_ready = now
+        reads = min(_MAX_READS_PER_READY, int(gap / FRAME_SECONDS) + 1)
         for fd, _mask in ready:
             handler = handlers.get(fd)
             if handler is None:
                 continue  # closed by an earlier handler of this wake-up
             try:
-                handler()
+                for _ in range(reads):
+                    if not handler():
+                        break
             except Exception:
                 _log.exception("datagram handling failed on descriptor %d", fd)
 
