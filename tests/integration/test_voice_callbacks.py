@@ -1,7 +1,9 @@
 """Callbacks end to end on real sockets: the IVR's callback node queues the caller as a
 callback; the reserved agent's phone rings with the number, the customer is called through
 the tenant's trunk (a FakePhone as the carrier), and the two are bridged. A customer who does
-not answer is retried up to the queue's limit; a callback survives ``kill -9`` of the server."""
+not answer is retried up to the queue's limit; a callback survives ``kill -9`` of the server.
+The number stays out of the log (a reference to the personal data store): once erased, the
+pending callback fails for good instead of being dialled."""
 
 from __future__ import annotations
 
@@ -21,8 +23,10 @@ from typing import Any
 import pytest
 
 from glasshouse.adapters.eventstore.sqlite import SqliteEventStore
+from glasshouse.adapters.personal import SqlitePersonalStore
 from glasshouse.domain.events import Event
 from glasshouse.domain.metrics import compute, config_from_events
+from glasshouse.entrypoints.cli import main
 from glasshouse.protocols.sip.message import SipRequest
 from glasshouse.service.voice.callbacks import CallbackSettings
 from glasshouse.service.voice.server import ServerOptions, VoiceServer
@@ -37,7 +41,7 @@ pytestmark = pytest.mark.skipif(
 DEMO = Path(str(resources.files("glasshouse") / "demo"))
 SRC = Path(__file__).resolve().parents[2] / "src"
 CUSTOMER = "+33612345678"
-_RTP_BASE = iter(range(33000, 34400, 200))
+_RTP_BASE = iter(range(33000, 34400, 100))
 
 CALLBACK_FLOW = """
 id: callme
@@ -56,8 +60,9 @@ nodes:
 """
 
 
-def _setup(folder: Path, trunk_port: int) -> Path:
-    """The demo with its trunk at ``trunk_port`` and number 4000 offering a callback."""
+def _setup(folder: Path, trunk_port: int, retry_s: int | None = None) -> Path:
+    """The demo with its trunk at ``trunk_port`` and number 4000 offering a callback (and its
+    queues' ``callback_retry_s`` set when given)."""
     voice = (DEMO / "voice.yaml").read_text().replace("port: 5080", f"port: {trunk_port}")
     voice = voice.replace(
         '- {number: "1000", flow: main}',
@@ -70,16 +75,22 @@ def _setup(folder: Path, trunk_port: int) -> Path:
         .read_text()
         .replace("flows: [ivr-main.yaml]", f"flows: [{DEMO / 'ivr-main.yaml'}, callme.yaml]")
     )
+    if retry_s is not None:
+        server = server.replace(
+            "ring_timeout_s: 20", f"ring_timeout_s: 20\n        callback_retry_s: {retry_s}"
+        )
     (folder / "server.yaml").write_text(server)
     return folder / "server.yaml"
 
 
 @contextlib.asynccontextmanager
-async def callback_server(folder: Path, trunk: FakePhone) -> AsyncIterator[VoiceServer]:
+async def callback_server(
+    folder: Path, trunk: FakePhone, retry_s: int | None = None
+) -> AsyncIterator[VoiceServer]:
     low = next(_RTP_BASE)
-    setup = load_server_setup(_setup(folder, trunk.sip_port), data_dir=folder / "d")
+    setup = load_server_setup(_setup(folder, trunk.sip_port, retry_s), data_dir=folder / "d")
     server = await VoiceServer.create(
-        setup, ServerOptions(sip_host="127.0.0.1", sip_port=0, rtp_ports=(low, low + 199))
+        setup, ServerOptions(sip_host="127.0.0.1", sip_port=0, rtp_ports=(low, low + 99))
     )
     trunk.server = server.switch.stack.address
     try:
@@ -128,7 +139,9 @@ def test_callback_rings_the_agent_then_the_customer_and_bridges_them(tmp_path: P
             requested = [e.body for e in events if e.type == "callback.requested"]
             assert len(requested) == 1
             contact_id = requested[0].contact_id
-            assert requested[0].number == CUSTOMER
+            # The log names the number by reference only; the personal data store holds it.
+            assert server.switch.personal.get("demo", requested[0].number_ref) == CUSTOMER
+            assert CUSTOMER not in "".join(e.to_json() for e in events)
             await until(lambda: not server.switch.calls)
             # The caller's hang-up abandoned nothing: the callback waits for an agent.
             assert server.switch.centers["demo"].acd.contact_phase(contact_id) == "waiting"
@@ -178,7 +191,7 @@ def test_customer_not_answering_is_retried_until_the_queues_limit(tmp_path: Path
     async def scenario() -> None:
         async with (
             FakePhone(("127.0.0.1", 9), "carrier") as trunk,
-            callback_server(tmp_path, trunk) as server,
+            callback_server(tmp_path, trunk, retry_s=1) as server,
         ):
             server.switch.callbacks.settings = CallbackSettings(
                 customer_ring_s=1.5, not_reached_prompt="No answer."
@@ -220,6 +233,15 @@ def test_customer_not_answering_is_retried_until_the_queues_limit(tmp_path: Path
             types = [t for t, _ in log_of(events, contact_id)]
             assert types.count("callback.dialing") == 3
             assert "contact.answered" not in types
+            # Each retry waited the queue's callback_retry_s (1 s) after the failed attempt.
+            timeline = [
+                (e.type, e.ts)
+                for e in events
+                if e.to_dict()["data"].get("contact_id") == contact_id
+            ]
+            failed = [ts for t, ts in timeline if t == "callback.failed"]
+            dialing = [ts for t, ts in timeline if t == "callback.dialing"]
+            assert all(dialing[i + 1] - failed[i] >= 1000 for i in range(2))
             causes = [d["cause"] for t, d in log_of(events, contact_id) if t == "call.released"]
             assert [c for c in causes if c.startswith("callback:")] == [
                 "callback: customer 486 Busy Here",
@@ -288,6 +310,83 @@ def test_a_callback_the_tenant_may_not_place_takes_the_nodes_fallback(tmp_path: 
         types = [t for t, _ in events]
         assert "callback.requested" not in types and "contact.ivr_completed" in types
         assert not trunk.incoming.is_set()
+
+    run(scenario)
+
+
+# -- erasure ---------------------------------------------------------------------------------
+
+
+def erase(folder: Path) -> None:
+    """``glasshouse privacy erase`` of the customer's number, as an operator would run it."""
+    argv = ["privacy", "erase", "--data-dir", str(folder / "d"), "--tenant", "demo"]
+    assert main([*argv, "--number", CUSTOMER]) == 0
+
+
+def failed_for_good(server: VoiceServer) -> list[tuple[str, dict[str, Any]]]:
+    """The log of the one callback requested, after checking its number was never dialled."""
+    events = list(server.store.read("demo"))
+    requested = [e.body for e in events if e.type == "callback.requested"]
+    assert len(requested) == 1
+    contact_id = requested[0].contact_id
+    assert server.switch.personal.get("demo", requested[0].number_ref) is None
+    assert server.switch.centers["demo"].acd.contact_phase(contact_id) is None
+    compute(events, config_from_events(events))  # the log is still a valid lifecycle
+    return log_of(events, contact_id)
+
+
+def test_a_callback_whose_number_is_erased_while_it_waits_fails_for_good(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> None:
+        async with (
+            FakePhone(("127.0.0.1", 9), "carrier") as trunk,
+            callback_server(tmp_path, trunk) as server,
+        ):
+            address = server.switch.stack.address
+            await request_callback(address)
+            await until(lambda: not server.switch.calls)
+            erase(tmp_path)  # another process, on the running server's file
+            async with FakePhone(address, "agent1", "agent1-demo") as agent:
+                assert (await agent.register()).status == 200
+                await until(lambda: not server.switch.callbacks.pending)
+                await asyncio.sleep(0.3)
+                assert not agent.incoming.is_set()  # nobody is rung for a number that is gone
+            assert not trunk.incoming.is_set()
+            log = failed_for_good(server)
+            assert [t for t, _ in log if t.startswith("callback.")] == [
+                "callback.requested", "callback.dialing", "callback.failed"
+            ]  # fmt: skip
+            assert [d["retry"] for t, d in log if t == "callback.failed"] == [False]
+
+    with caplog.at_level("WARNING", logger="glasshouse.service.voice.callbacks"):
+        run(scenario)
+    assert "fails for good: its number (pd-" in caplog.text
+    assert CUSTOMER not in caplog.text
+
+
+def test_a_callback_whose_number_is_erased_while_the_server_is_stopped_fails_for_good(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        async with FakePhone(("127.0.0.1", 9), "carrier") as trunk:
+            async with callback_server(tmp_path, trunk) as server:
+                await request_callback(server.switch.stack.address)
+                await until(lambda: not server.switch.calls)
+            erase(tmp_path)
+            async with callback_server(tmp_path, trunk) as server:
+                async with FakePhone(server.switch.stack.address, "agent1", "agent1-demo") as agent:
+                    assert (await agent.register()).status == 200
+                    await until(lambda: not server.switch.callbacks.pending)
+                    await asyncio.sleep(0.3)
+                    assert not agent.incoming.is_set()
+                assert not trunk.incoming.is_set()
+                log = failed_for_good(server)
+                assert [t for t, _ in log if t.startswith("callback.")] == [
+                    "callback.requested", "callback.restored", "callback.dialing",
+                    "callback.failed",
+                ]  # fmt: skip
+                assert [d["retry"] for t, d in log if t == "callback.failed"] == [False]
 
     run(scenario)
 
@@ -376,6 +475,9 @@ def test_a_pending_callback_survives_kill_9_and_is_dialled_after_restart(tmp_pat
         events = list(store.read("demo"))
     requested = [e.body for e in events if e.type == "callback.requested"]
     assert len(requested) == 1
+    assert CUSTOMER not in "".join(e.to_json() for e in events)
+    with SqlitePersonalStore(data / "personal.db", create=False) as personal:
+        assert personal.get("demo", requested[0].number_ref) == CUSTOMER
     types = [t for t, _ in log_of(events, requested[0].contact_id)]
     wanted = ["callback.requested", "callback.restored", "callback.dialing", "contact.answered"]
     assert [t for t in types if t in wanted] == wanted

@@ -433,12 +433,16 @@ def test_ivr_transfer_and_agent_blind_transfer_go_out_through_the_trunk(tmp_path
             await until(lambda: not server.switch.calls)
             log = [(t, d) for t, d in events_of(server) if d.get("contact_id") == contact_id]
             transferred = next(d for t, d in log if t == "contact.transferred")
+            ref = transferred["target"].removeprefix("external:")
             assert transferred == {
                 "contact_id": contact_id,
                 "agent_id": "agent1",
                 "kind": "blind",
-                "target": "external:+33140000001",
+                "target": f"external:{ref}",
             }
+            # The number is in the personal data store, not in the log.
+            assert server.switch.personal.get("demo", ref) == "+33140000001"
+            assert "+33140000001" not in "".join(e.to_json() for e in server.store.read("demo"))
             types = [t for t, _ in log]
             assert types.index("contact.answered") < types.index("contact.transferred")
             assert types.index("contact.transferred") < types.index("contact.ended")

@@ -412,6 +412,8 @@ def test_a_transfer_that_cannot_be_made_leaves_the_call_up(tmp_path: Path) -> No
             types = [t for t, _ in of_contact(server, contact_id)]
             assert "contact.transferred" not in types
             assert types.count("contact.ended") == 1
+            # The refused number was not kept: no event names it.
+            assert server.switch.personal.erase_value("demo", "+33899123456") == 0
 
     run(scenario)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from glasshouse.adapters.personal import SqlitePersonalStore
 from glasshouse.service.voice.server import ServerOptions, VoiceServer
 from glasshouse.service.voice.setup import load_server_setup
 from glasshouse.testing.audio import dominant_frequency, tone_pcm
@@ -110,6 +111,11 @@ def test_transfers_reach_sipp_as_the_carrier(tmp_path: Path) -> None:
         carrier.close()
     result.check(calls=2)  # both calls answered and ended with a BYE sipp acknowledged
     transferred = [d for t, d in events if t == "contact.transferred"]
-    assert [d["target"] for d in transferred] == ["external:+33140000001"]
+    # The log names the number by reference; it is in the personal data store.
+    [target] = [str(d["target"]) for d in transferred]
+    assert target.startswith("external:pd-")
+    assert not any("+33140000001" in str(data) for _, data in events)
+    with SqlitePersonalStore(tmp_path / "d" / "personal.db", create=False) as personal:
+        assert personal.get("demo", target.removeprefix("external:")) == "+33140000001"
     released = [d for t, d in events if t == "call.released"]
     assert len(released) == 2 and all(d["by"] == "customer" for d in released)

@@ -268,8 +268,11 @@ def test_abandon_while_ringing_withdraws_offer() -> None:
 
 
 def test_callback_keeps_place_and_becomes_outbound_attempt() -> None:
+    # Retried at once (callback_retry_s=0); the delay has its own tests.
     acd = make(
-        QueueSpec("q", max_wait_s=100, callback_max_attempts=2), agents={"a1": {}}, ready=False
+        QueueSpec("q", max_wait_s=100, callback_max_attempts=2, callback_retry_s=0),
+        agents={"a1": {}},
+        ready=False,
     )
     acd.enqueue("c1", "q", 0)
     acd.enqueue("c2", "q", 1)

@@ -44,14 +44,14 @@ def test_callback_entry_is_logged_queued_then_requested_before_any_dialling() ->
     log: list[Event] = []
     acd = make(QueueSpec("q"), agents=("a1",), log=log)
     log += acd.login("a1", 1, ready=True)
-    ev = acd.enqueue_callback("c1", "q", 2 * S, number="+33612345678")
+    ev = acd.enqueue_callback("c1", "q", 2 * S, number_ref="pd-00112233445566aa")
     log += ev
     assert kinds(ev) == ["contact.queued", "callback.requested", "callback.dialing"]
     requested = ev[1].body
     assert isinstance(requested, CallbackRequested)
-    assert (requested.queue_id, requested.number) == ("q", "+33612345678")
+    assert (requested.queue_id, requested.number_ref) == ("q", "pd-00112233445566aa")
     assert acd.contact_phase("c1") == "dialing"
-    # The number survives the JSON round trip of the log.
+    # The reference survives the JSON round trip of the log.
     assert event_from_json(ev[1].to_json()).body == requested
     log += acd.callback_connected("c1", 5 * S)
     ended = acd.hangup("c1", 65 * S, by="agent")
@@ -64,7 +64,7 @@ def test_callback_entry_is_logged_queued_then_requested_before_any_dialling() ->
 
 def test_callback_entry_without_a_free_agent_waits_and_is_refused_like_enqueue() -> None:
     acd = make(QueueSpec("q"), agents=("a1",))
-    ev = acd.enqueue_callback("c1", "q", 0, number="123")
+    ev = acd.enqueue_callback("c1", "q", 0, number_ref="pd-000000000000007b")
     assert kinds(ev) == ["contact.queued", "callback.requested"]
     assert acd.queue_view("q").callbacks_waiting == 1
     with pytest.raises(InvalidTransition, match="already in the ACD"):
@@ -81,8 +81,8 @@ def test_callback_entry_without_a_free_agent_waits_and_is_refused_like_enqueue()
 def test_agent_declining_a_callback_puts_it_back_first_and_does_not_spend_an_attempt() -> None:
     log: list[Event] = []
     acd = make(QueueSpec("q", callback_max_attempts=1), agents=("a1", "a2"), log=log)
-    log += acd.enqueue_callback("c1", "q", 0, number="123")
-    log += acd.enqueue_callback("c2", "q", 1, number="456")
+    log += acd.enqueue_callback("c1", "q", 0, number_ref="pd-000000000000007b")
+    log += acd.enqueue_callback("c2", "q", 1, number_ref="pd-00000000000001c8")
     log += acd.login("a1", 2 * S, ready=True)
     ev = acd.callback_declined("c1", 3 * S)
     log += ev
@@ -108,7 +108,7 @@ def test_restored_callback_waits_and_is_dialled_and_the_log_still_computes() -> 
     # The log of a first run: a callback requested, then dialled when the process stopped.
     first: list[Event] = []
     acd = make(QueueSpec("q", callback_max_attempts=3), agents=("a1",), log=first)
-    first += acd.enqueue_callback("c1", "q", 0, number="123")
+    first += acd.enqueue_callback("c1", "q", 0, number_ref="pd-000000000000007b")
     first += acd.login("a1", 1 * S, ready=True)
     assert kinds(first)[-1] == "callback.dialing"
     # The next run takes it back: the interrupted attempt is logged failed first.
@@ -130,10 +130,36 @@ def test_restored_callback_waits_and_is_dialled_and_the_log_still_computes() -> 
     assert [e.body.retry for e in final if isinstance(e.body, CallbackFailed)] == [False]
 
 
+def test_a_callback_given_up_fails_for_good_with_attempts_left_and_frees_the_agent() -> None:
+    log: list[Event] = []
+    acd = make(QueueSpec("q", callback_max_attempts=3), agents=("a1",), log=log)
+    log += acd.enqueue_callback("c1", "q", 0, number_ref="pd-000000000000007b")
+    log += acd.enqueue_callback("c2", "q", 1, number_ref="pd-00000000000001c8")
+    log += acd.login("a1", 2 * S, ready=True)
+    ev = acd.callback_given_up("c1", 3 * S)
+    log += ev
+    # The first attempt of three, yet final; the agent goes straight on to the next callback.
+    assert kinds(ev) == ["callback.failed", "callback.dialing"]
+    failed = ev[0].body
+    assert isinstance(failed, CallbackFailed) and not failed.retry and failed.agent_id == "a1"
+    assert acd.contact_phase("c1") is None
+    assert acd.contact_phase("c2") == "dialing"
+    with pytest.raises(AcdError, match="unknown contact 'c1'"):
+        acd.callback_given_up("c1", 4 * S)
+    acd.enqueue_callback("c3", "q", 4 * S, number_ref="pd-0000000000000315")
+    with pytest.raises(InvalidTransition, match="not a callback being dialled"):
+        acd.callback_given_up("c3", 5 * S)  # waiting, not dialled
+    assert pending_callbacks(log) == [
+        RecoveredCallback("c2", "q", "pd-00000000000001c8", dialing_agent="a1")
+    ]
+    report = compute(log, config_from_events(log))
+    assert report.queue_totals["q"].callbacks_requested == 2
+
+
 def test_connected_callback_hangs_up_like_any_answered_call() -> None:
     acd = make(QueueSpec("q", wrap_up_s=10), agents=("a1",))
     acd.login("a1", 0, ready=True)
-    acd.enqueue_callback("c1", "q", 1, number="123")
+    acd.enqueue_callback("c1", "q", 1, number_ref="pd-000000000000007b")
     assert kinds(acd.callback_connected("c1", 2 * S)) == ["contact.answered"]
     assert kinds(acd.hold("a1", "c1", 3 * S)) == ["contact.held"]
     assert kinds(acd.hangup("c1", 4 * S, by="customer")) == ["contact.ended", "agent.acw_started"]
@@ -180,13 +206,13 @@ def test_the_services_check_decides_whether_the_callback_node_goes_on(
 
 def test_pending_callbacks_are_those_neither_connected_nor_finally_failed() -> None:
     bodies = [
-        CallbackRequested("done", "q", "111"),
+        CallbackRequested("done", "q", "pd-0000000000000111"),
         CallbackDialing("done", "q", "a1"),
         ContactAnswered("done", "q", "a1"),
-        CallbackRequested("lost", "q", "222"),
+        CallbackRequested("lost", "q", "pd-0000000000000222"),
         CallbackDialing("lost", "q", "a1"),
         CallbackFailed("lost", "q", "a1", retry=False),
-        CallbackRequested("open", "q", "333"),
+        CallbackRequested("open", "q", "pd-0000000000000333"),
         CallbackDialing("open", "q", "a1"),
         CallbackFailed("open", "q", "a1", retry=True),
         CallbackRestored("open", "q2"),
@@ -195,5 +221,5 @@ def test_pending_callbacks_are_those_neither_connected_nor_finally_failed() -> N
     ]
     log = [Event("t1", ts, body) for ts, body in enumerate(bodies)]
     assert pending_callbacks(log) == [
-        RecoveredCallback("open", "q2", "333", attempts=1, dialing_agent="a2")
+        RecoveredCallback("open", "q2", "pd-0000000000000333", attempts=1, dialing_agent="a2")
     ]

@@ -44,6 +44,9 @@ class QueueConfigured(EventBody):
     sl_threshold_s: int = 20
     short_abandon_s: int = 5
     wrap_up_s: int = 0
+    #: least delay before a callback the customer did not answer is dialled again; logs
+    #: written before the setting existed retried at once, hence 0 when absent
+    callback_retry_s: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,14 +257,26 @@ class ContactTimedOut(EventBody):
 
 
 @dataclass(frozen=True, slots=True)
+class ContactLost(EventBody):
+    """The system cut the contact off while no agent was talking with the customer (in the IVR,
+    waiting or ringing in a queue, between queues, waiting for a callback): it ends there.
+    ``reason`` says why (``restart``: the server stopped). Not a customer abandon."""
+
+    TYPE: ClassVar[str] = "contact.lost"
+    contact_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallbackRequested(EventBody):
     """The customer chose "keep my place and call me back": the contact keeps its position.
-    ``number`` is the number to call back (from the IVR), kept so a restart can still dial it."""
+    ``number_ref`` names the number to call back in the tenant's personal data store (the
+    number itself stays out of the log), so a restart can still dial it; "" when none."""
 
     TYPE: ClassVar[str] = "callback.requested"
     contact_id: str
     queue_id: str
-    number: str = ""
+    number_ref: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -524,6 +539,7 @@ EVENT_TYPES: Final[dict[str, type[EventBody]]] = {
         ContactAbandoned,
         ContactOverflowed,
         ContactTimedOut,
+        ContactLost,
         CallbackRequested,
         CallbackDialing,
         CallbackFailed,

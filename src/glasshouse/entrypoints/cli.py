@@ -13,6 +13,7 @@ COMMANDS: tuple[str, ...] = (
     "glasshouse.entrypoints.cmd_api",
     "glasshouse.entrypoints.cmd_events",
     "glasshouse.entrypoints.cmd_metrics",
+    "glasshouse.entrypoints.cmd_privacy",
     "glasshouse.entrypoints.cmd_serve",
     "glasshouse.entrypoints.cmd_simulate",
     "glasshouse.entrypoints.cmd_wfm",

@@ -55,6 +55,8 @@ class QueueSpec:
     a contact may add requirements of its own. ``members``, when given, limits the queue to
     those agents. ``widen_after_s`` lists waits after which each required level drops by one
     (never below 1); after the last step a contact's own extra skills are dropped too.
+    ``callback_retry_s`` is the least time between a callback attempt the customer did not
+    answer and the next one (0: dial again as soon as it reaches the head of the queue).
     """
 
     queue_id: str
@@ -71,6 +73,7 @@ class QueueSpec:
     overflow_when_no_agents: bool = False
     widen_after_s: tuple[int, ...] = ()
     callback_max_attempts: int = 3
+    callback_retry_s: int = 300
     default_aht_s: int = 180
 
     def __post_init__(self) -> None:
@@ -91,6 +94,12 @@ class QueueSpec:
             "default_aht_s",
         ):
             _non_negative(where, name, getattr(self, name))
+        retry = self.callback_retry_s
+        # unlike the optional limits above, None (no delay set) is refused too
+        if isinstance(retry, bool) or not isinstance(retry, int) or retry < 0:
+            raise ConfigError(
+                f"{where}: 'callback_retry_s' must be a whole number of seconds >= 0, got {retry!r}"
+            )
         if isinstance(self.ring_timeout_s, bool) or self.ring_timeout_s < 1:
             raise ConfigError(f"{where}: 'ring_timeout_s' must be at least 1 second")
         if self.callback_max_attempts < 1:

@@ -88,6 +88,8 @@ SYSTEM_REASONS: Final = frozenset({LOGIN_REASON, RING_NO_ANSWER})
 _RING, _MAX_WAIT, _OVERFLOW, _WIDEN, _WRAP_UP = range(5)
 #: the after-call work of an agent whose contact carried on without them (a transfer)
 _WRAP_UP_APART: Final = 5
+#: a callback the customer did not answer may be dialled again (its queue's retry delay)
+_CALLBACK_RETRY: Final = 6
 #: keys of contacts put back at the front of their queue sort before every arrival's
 _FRONT: Final = 1 << 62
 _VOICE: Final = "voice"
@@ -150,6 +152,9 @@ class Acd:
         self._apart: dict[tuple[str, str], tuple[QueueSpec, int, int]] = {}
         self._apart_gen = 0
         self._front = 0  # order of contacts put back at the front of their queue
+        #: callbacks waiting out their retry delay: they keep their place in the queue but
+        #: stay out of the routing index until their timer says they may be dialled again
+        self._retry_due: set[str] = set()
         factory: RouterFactory = router or IndexedRouter
         self._router = factory(lambda: list(self._queues.values()))
 
@@ -249,6 +254,7 @@ class Acd:
                 sl_threshold_s=spec.sl_threshold_s,
                 short_abandon_s=spec.short_abandon_s,
                 wrap_up_s=spec.wrap_up_s,
+                callback_retry_s=spec.callback_retry_s,
             )
         )
         for contact in self._waiting_contacts(spec.queue_id):
@@ -287,7 +293,11 @@ class Acd:
         self._rebuild_router()
 
     def _rebuild_router(self) -> None:
-        waiting = [c for c in self._contacts.values() if c.phase is Phase.WAITING]
+        waiting = [
+            c
+            for c in self._contacts.values()
+            if c.phase is Phase.WAITING and c.contact_id not in self._retry_due
+        ]
         self._router.rebuild(self._agents.values(), waiting)
 
     @staticmethod
@@ -1104,9 +1114,10 @@ class Acd:
         contact.timer_gen += 1
         self._contacts.pop(contact.contact_id, None)
 
-    def request_callback(self, contact_id: str, now: int, *, number: str = "") -> list[Event]:
+    def request_callback(self, contact_id: str, now: int, *, number_ref: str = "") -> list[Event]:
         """ "Keep my place and call me back": the contact keeps its position in the queue and
-        becomes an outbound attempt when it reaches the head. ``number`` is logged with it."""
+        becomes an outbound attempt when it reaches the head. ``number_ref`` (the number's
+        reference in the personal data store, never the number) is logged with it."""
         contact = self._contact(contact_id)
         if contact.phase is not Phase.WAITING or contact.callback:
             raise InvalidTransition(
@@ -1119,7 +1130,9 @@ class Acd:
         contact.callback = True
         contact.timer_gen += 1  # max wait, overflow and widening no longer apply
         self._emit(
-            CallbackRequested(contact_id=contact_id, queue_id=contact.queue.queue_id, number=number)
+            CallbackRequested(
+                contact_id=contact_id, queue_id=contact.queue.queue_id, number_ref=number_ref
+            )
         )
         return self._finish()
 
@@ -1129,14 +1142,15 @@ class Acd:
         queue_id: str,
         now: int,
         *,
-        number: str = "",
+        number_ref: str = "",
         channel: str = "voice",
         priority: int = 0,
         skills: Mapping[str, int] | None = None,
     ) -> list[Event]:
         """Queue a contact straight as a callback request (an IVR's callback node): logged as
         ``contact.queued`` then ``callback.requested``, and only then may an agent be reserved
-        to dial it, so it is never offered as an inbound call. Refused like :meth:`enqueue`."""
+        to dial it, so it is never offered as an inbound call. Refused like :meth:`enqueue`.
+        ``number_ref`` is logged as for :meth:`request_callback`."""
         queue = self._queue(queue_id)
         if contact_id in self._contacts:
             raise InvalidTransition(f"contact {contact_id!r} is already in the ACD")
@@ -1157,7 +1171,9 @@ class Acd:
             body = self._out[index].body
             if isinstance(body, ContactQueued) and body.contact_id == contact_id:
                 at, queued_in = index + 1, body.queue_id
-        request = CallbackRequested(contact_id=contact_id, queue_id=queued_in, number=number)
+        request = CallbackRequested(
+            contact_id=contact_id, queue_id=queued_in, number_ref=number_ref
+        )
         self._out.insert(at, Event(self.tenant, self._now, request, test=self.test))
         return self._finish()
 
@@ -1228,6 +1244,25 @@ class Acd:
         self._route_contact(contact)
         return self._finish()
 
+    def callback_given_up(self, contact_id: str, now: int) -> list[Event]:
+        """The callback being dialled can never be placed (its number was erased): it fails for
+        good whatever attempts are left (``callback.failed`` without retry); the agent is free."""
+        contact = self._dialing(contact_id)
+        self._begin(now)
+        agent = self._agents[contact.agent_id]
+        self._emit(
+            CallbackFailed(
+                contact_id=contact_id,
+                queue_id=contact.queue.queue_id,
+                agent_id=agent.agent_id,
+                retry=False,
+            )
+        )
+        agent.contacts.pop(contact_id, None)
+        self._drop(contact)
+        self._release(agent)
+        return self._finish()
+
     def callback_connected(self, contact_id: str, now: int) -> list[Event]:
         """The dialled customer answered: agent and customer are connected."""
         contact = self._dialing(contact_id)
@@ -1237,7 +1272,7 @@ class Acd:
 
     def callback_failed(self, contact_id: str, now: int) -> list[Event]:
         """The dialled customer did not answer: retry later (back of the queue) until the
-        queue's attempt limit."""
+        queue's attempt limit, not before the queue's ``callback_retry_s`` has passed."""
         contact = self._dialing(contact_id)
         self._begin(now)
         agent = self._agents[contact.agent_id]
@@ -1254,13 +1289,37 @@ class Acd:
         if retry:
             self._order += 1
             contact.key = (-contact.priority, self._order)
-            self._wait(contact)
+            delay_ms = contact.queue.callback_retry_s * 1000
+            if delay_ms:
+                self._hold_callback(contact, self._now + delay_ms)
+            else:
+                self._wait(contact)
         else:
             self._drop(contact)
         self._release(agent)
         if retry and contact.phase is Phase.WAITING:
             self._route_contact(contact)
         return self._finish()
+
+    def _hold_callback(self, contact: ContactState, due: int) -> None:
+        """Queue a failed callback at its place without making it routable before ``due``:
+        it counts as waiting (position, queue view) while contacts behind it are served."""
+        contact.phase = Phase.WAITING
+        contact.offered_to = []
+        contact.agent_id = ""
+        self._waiting[contact.queue.queue_id].add(contact.key)
+        self._retry_due.add(contact.contact_id)
+        self._timer(due, _CALLBACK_RETRY, contact.contact_id, contact.route_gen)
+
+    def _callback_due(self, contact: ContactState, gen: int) -> None:
+        """A held callback's retry delay is over: it becomes routable at its place."""
+        if contact.phase is not Phase.WAITING or contact.route_gen != gen:
+            return
+        if contact.contact_id not in self._retry_due:
+            return
+        self._retry_due.discard(contact.contact_id)
+        self._router.add_waiting(contact)
+        self._route_contact(contact)
 
     def _dialing(self, contact_id: str) -> ContactState:
         contact = self._contact(contact_id)
@@ -1332,7 +1391,7 @@ class Acd:
                 indexed = True
 
     def _route_contact(self, contact: ContactState) -> None:
-        if contact.phase is not Phase.WAITING:
+        if contact.phase is not Phase.WAITING or contact.contact_id in self._retry_due:
             return
         if contact.queue.strategy == "ring_all" and not contact.callback:
             agents = self._router.all_agents(contact)
@@ -1379,6 +1438,9 @@ class Acd:
         if kind == _RING:
             if contact.phase is Phase.OFFERED and contact.route_gen == gen:
                 self._ring_no_answer(contact)
+            return
+        if kind == _CALLBACK_RETRY:
+            self._callback_due(contact, gen)
             return
         if gen != contact.timer_gen or contact.callback:
             return

@@ -42,7 +42,8 @@ class Router(Protocol):
         """The agent's availability or ordering keys changed (its token was bumped)."""
 
     def add_waiting(self, contact: ContactState) -> None:
-        """The contact is waiting (or waiting again) with its current requirement and key."""
+        """The contact is waiting (or waiting again) with its current requirement and key.
+        A callback waiting out its queue's retry delay is added only once the delay is over."""
 
     def remove_waiting(self, contact: ContactState) -> None:
         """The contact no longer waits (the engine bumped its generation first)."""

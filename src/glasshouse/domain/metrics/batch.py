@@ -39,6 +39,7 @@ from glasshouse.domain.events import (
     ContactHeld,
     ContactIvrAbandoned,
     ContactIvrCompleted,
+    ContactLost,
     ContactOffered,
     ContactOfferWithdrawn,
     ContactOutboundFailed,
@@ -84,6 +85,8 @@ _PHASE_NAMES: Final = (
 
 # How a queue segment ended.
 _ANSWERED, _ABANDONED, _OVERFLOWED, _TIMED_OUT, _CALLBACK = range(5)
+#: cut off by the system (contact.lost): offered, with no outcome of its own
+_LOST: Final = 5
 # How an offer (or a callback attempt) ended.
 _O_ANSWERED, _O_RNA, _O_WITHDRAWN, _O_CLOSED, _O_FAILED = range(5)
 # How a contact ended before any queue.
@@ -160,6 +163,7 @@ class _Contact:
         "arrived",
         "cb_lost",
         "cid",
+        "lost",
         "open",
         "open_offers",
         "parts",
@@ -186,6 +190,7 @@ class _Contact:
         self.rna = False
         self.was_answered = False
         self.cb_lost = False
+        self.lost = False  # cut off by the system before an agent answered (contact.lost)
         #: every part, and the parts not over yet by agent (shared empty ones until the first)
         self.parts = _NO_PART_LIST
         self.open = 0  # parts not over yet (an agent has at most one per contact)
@@ -232,6 +237,7 @@ class _Log:
             ContactAbandoned: self.abandoned,
             ContactOverflowed: self.overflowed,
             ContactTimedOut: self.timed_out,
+            ContactLost: self.lost,
             CallbackRequested: self.callback_requested,
             CallbackDialing: self.callback_dialing,
             CallbackFailed: self.callback_failed,
@@ -500,6 +506,19 @@ class _Log:
 
     def timed_out(self, b: ContactTimedOut, ts: int, seq: int) -> None:
         c = self._leave_queue(b.contact_id, b.queue_id, _TIMED_OUT, "contact.timed_out", ts, seq)
+        self._gone(c)
+
+    def lost(self, b: ContactLost, ts: int, seq: int) -> None:
+        c = self._contact(b.contact_id, "contact.lost", seq)
+        if c.phase == _QUEUED:
+            seg = c.segments[-1]
+            seg.exit_kind = _LOST
+            seg.exit_ts = ts
+            self._close_offers(c, ts)
+        elif c.phase not in (_ARRIVED, _TRANSFER, _MOVING, _CB_WAIT):
+            raise self._refuse(c, "contact.lost", seq)
+        c.lost = True
+        c.transfer = ""
         self._gone(c)
 
     def callback_requested(self, b: CallbackRequested, ts: int, seq: int) -> None:
@@ -946,6 +965,8 @@ def _add_contact(sums: _Sums, c: _Contact, config: MetricsConfig) -> None:
                 acc[4] += 1
             elif c.was_answered:
                 acc[1] += 1
+            elif c.lost:  # the tenant's side could not carry the call, as when blocked
+                acc[3] += 1
             elif segments:
                 kind = segments[-1].exit_kind
                 if kind == _TIMED_OUT:

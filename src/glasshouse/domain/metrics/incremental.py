@@ -46,6 +46,7 @@ from glasshouse.domain.events import (
     ContactHeld,
     ContactIvrAbandoned,
     ContactIvrCompleted,
+    ContactLost,
     ContactOffered,
     ContactOfferWithdrawn,
     ContactOutboundFailed,
@@ -98,6 +99,8 @@ _PHASE: Final = (
 
 # Final outcome of a queue segment / of a contact.
 K_NONE, K_ANSWERED, K_ABANDONED, K_OVERFLOWED, K_TIMED_OUT, K_CALLBACK = -1, 0, 1, 2, 3, 4
+#: cut off by the system (contact.lost): offered, with no outcome of its own
+K_LOST: Final = 5
 # Agent contact facts recorded on a segment for rolling windows.
 E_OFFER, E_RNA, E_ANSWER, E_CALLBACK = 0, 1, 2, 3
 
@@ -439,6 +442,7 @@ class LiveMetrics:
             ContactAbandoned: self._abandoned,
             ContactOverflowed: self._overflowed,
             ContactTimedOut: self._timed_out,
+            ContactLost: self._lost,
             CallbackRequested: self._callback_requested,
             CallbackDialing: self._callback_dialing,
             CallbackFailed: self._callback_failed,
@@ -684,7 +688,7 @@ class LiveMetrics:
             qacc[Q_OVERFLOWED] += 1
         elif kind == K_TIMED_OUT:
             qacc[Q_TIMED_OUT] += 1
-        else:
+        elif kind == K_CALLBACK:
             qacc[Q_CB_REQUESTED] += 1
         if c.offers:
             self._stop_ringing(c, ts)
@@ -888,6 +892,18 @@ class LiveMetrics:
         self._leave(c, K_TIMED_OUT, ts)
         self._final(c, K_TIMED_OUT, ts)
         self._lose(c, L_BLOCKED)
+        self._gone(c)
+
+    def _lost(self, b: ContactLost, ts: int, seq: int) -> None:
+        c = self._get(b.contact_id, "contact.lost", seq)
+        phase = c.phase
+        if phase == P_QUEUED:
+            # no outcome for the queue or the tenant (the first wait's outcome stays unset)
+            self._leave(c, K_LOST, ts)
+        elif phase not in (P_ARRIVED, P_OVERFLOWING, P_MOVING, P_CB_WAIT):
+            raise MetricsError(seq, f"contact.lost for contact {c.cid!r}, which is {_PHASE[phase]}")
+        self._lose(c, L_BLOCKED)  # the tenant's side could not carry the call, as when blocked
+        c.transfer = ""
         self._gone(c)
 
     def _callback_requested(self, b: CallbackRequested, ts: int, seq: int) -> None:

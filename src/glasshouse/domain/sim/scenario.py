@@ -241,6 +241,7 @@ _QUEUE_FIELDS = {
     "overflow_when_no_agents",
     "widen_after_s",
     "callback_max_attempts",
+    "callback_retry_s",
     "default_aht_s",
 }
 
@@ -268,6 +269,7 @@ def parse_queue(data: object, where: str) -> QueueSpec:
         "ring_timeout_s",
         "max_wait_s",
         "overflow_after_s",
+        "callback_retry_s",
         "default_aht_s",
     ):
         if kwargs.get(key) is not None:

@@ -14,6 +14,10 @@ The actual state of an agent, rebuilt from the log, is one of:
 * ``busy``: from ``contact.offered`` / ``callback.dialing`` until the offer ends
   (``contact.ring_no_answer``, ``contact.offer_withdrawn``, ``callback.failed``) or, for an
   answered contact, until ``agent.acw_ended`` (ringing, talking, hold and after-call work);
+  likewise on a call the agent placed (``contact.outbound_started`` until
+  ``contact.outbound_failed`` or ``agent.acw_ended``), an agent's call they answered
+  (``contact.consult_answered``) and a contact transferred to them
+  (``contact.transfer_connected``), each until its ``agent.acw_ended``;
 * ``not_ready(reason)`` with the tenant's reason code (``login`` right after logging in).
 
 Busy wins over the ready / not-ready setting (a not-ready chosen during a call applies once the
@@ -79,12 +83,17 @@ from glasshouse.domain.events import (
     CallbackDialing,
     CallbackFailed,
     ContactAnswered,
+    ContactConsultAnswered,
     ContactEnded,
     ContactHeld,
     ContactOffered,
     ContactOfferWithdrawn,
+    ContactOutboundFailed,
+    ContactOutboundStarted,
     ContactRetrieved,
     ContactRingNoAnswer,
+    ContactTransferConnected,
+    ContactTransferred,
     Event,
 )
 
@@ -444,7 +453,12 @@ def _agent_of(event: Event) -> str | None:
         | ContactRetrieved
         | ContactEnded
         | CallbackDialing
-        | CallbackFailed,
+        | CallbackFailed
+        | ContactOutboundStarted
+        | ContactOutboundFailed
+        | ContactConsultAnswered
+        | ContactTransferred
+        | ContactTransferConnected,
     ):
         return body.agent_id
     return None
@@ -466,7 +480,13 @@ def _fold(tracked: _Tracked, event: Event) -> None:
         case AgentNotReady(reason=reason):
             if tracked.logged_in:
                 tracked.base = not_ready(reason)
-        case ContactOfferWithdrawn() | ContactRingNoAnswer() | CallbackFailed() | AgentAcwEnded():
+        case (
+            ContactOfferWithdrawn()
+            | ContactRingNoAnswer()
+            | CallbackFailed()
+            | AgentAcwEnded()
+            | ContactOutboundFailed()
+        ):
             tracked.busy.discard(body.contact_id)
         case (
             ContactOffered()
@@ -476,6 +496,10 @@ def _fold(tracked: _Tracked, event: Event) -> None:
             | ContactRetrieved()
             | ContactEnded()
             | AgentAcwStarted()
+            | ContactOutboundStarted()
+            | ContactConsultAnswered()
+            | ContactTransferred()
+            | ContactTransferConnected()
         ):
             # Every step of a contact marks it busy, so a log that starts mid-contact still
             # shows the agent busy until the contact is done.

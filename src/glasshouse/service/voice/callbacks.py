@@ -1,8 +1,10 @@
 """Callbacks: the IVR's callback node through the ACD, then out through the tenant's trunk.
 
 The callback node queues the contact straight as a callback request (``contact.queued`` then
-``callback.requested``, with the number, so a restart can still dial it); the caller's flow
-goes on and the caller may hang up without abandoning. When the request reaches the head of
+``callback.requested``); the number to call goes to the tenant's personal data store first and
+the event names it by reference, so a restart can still dial it and erasing the number
+(``glasshouse privacy erase``) leaves the log intact. The caller's flow goes on and the caller
+may hang up without abandoning. When the request reaches the head of
 its queue and an agent is free, the ACD reserves the agent (``callback.dialing``): the agent's
 registered phone rings first, with the screen pop and the number to call back; once the agent
 answers, the customer is called through the tenant's trunk while the agent hears a ringback.
@@ -16,6 +18,8 @@ answers, the customer is called through the tenant's trunk while the agent hears
 - The agent does not take it (declines, busy, rings out, no registered phone): the callback goes
   back to its place and the agent goes not ready, as for an inbound ring-no-answer
   (``callback_declined``).
+- The number was erased since the request: nothing is dialled and the callback fails for good
+  (``callback_given_up``).
 
 A dial-out attempt is a :class:`~glasshouse.service.voice.switch.Call` whose ``callback`` is a
 :class:`CallbackAttempt`: its agent leg is ``call.agent`` and, once dialled, its customer leg is
@@ -28,6 +32,7 @@ At start the server takes back what a stopped process left pending (:func:`pendi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import Callable, Iterable, Sequence
@@ -36,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from glasshouse.adapters.media.rtp_session import RtpSession
 from glasshouse.adapters.media.sources import EncodedAudio, LoopSource, tone_audio
+from glasshouse.adapters.personal import PHONE, PersonalStoreError, is_ref
 from glasshouse.domain.acd import Acd
 from glasshouse.domain.events import (
     CallbackDialing,
@@ -78,36 +84,38 @@ CALLBACK_NUMBER_HEADER: Final = "X-Glasshouse-Callback-Number"
 @dataclass(slots=True)
 class PendingCallback:
     """A callback the ACD holds, with what is needed to dial it (kept in memory only: the
-    number is in the log, the screen-pop variables are not)."""
+    number's reference is in the log, the screen-pop variables are not). The number itself is
+    looked up when dialling, so an erasure in the meantime is seen."""
 
     queue_id: str
-    number: str
+    number_ref: str
     variables: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class RecoveredCallback:
-    """A callback a stopped process left pending: its queue, number, the attempts it made and
-    the agent it was dialling with when it stopped ("" when none)."""
+    """A callback a stopped process left pending: its queue, its number's reference in the
+    personal data store, the attempts it made and the agent it was dialling with when it
+    stopped ("" when none)."""
 
     contact_id: str
     queue_id: str
-    number: str
+    number_ref: str
     attempts: int = 0
     dialing_agent: str = ""
 
 
 def pending_callbacks(events: Iterable[Event]) -> list[RecoveredCallback]:
     """The callbacks of one tenant's log still to dial, in request order: a
-    ``callback.requested`` with a number whose contact was neither connected
+    ``callback.requested`` with a number reference whose contact was neither connected
     (``contact.answered``) nor finally failed (``callback.failed`` without retry) after it."""
     found: dict[str, dict[str, Any]] = {}
     for event in events:
         body = event.body
         if isinstance(body, CallbackRequested):
             found.pop(body.contact_id, None)
-            if body.number:
-                found[body.contact_id] = {"queue": body.queue_id, "number": body.number}
+            if body.number_ref:
+                found[body.contact_id] = {"queue": body.queue_id, "ref": body.number_ref}
             continue
         entry = found.get(getattr(body, "contact_id", ""))
         if entry is None:
@@ -124,14 +132,15 @@ def pending_callbacks(events: Iterable[Event]) -> list[RecoveredCallback]:
         elif isinstance(body, CallbackRestored):
             entry["queue"] = body.queue_id
     return [
-        RecoveredCallback(cid, e["queue"], e["number"], e.get("attempts", 0), e.get("agent", ""))
+        RecoveredCallback(cid, e["queue"], e["ref"], e.get("attempts", 0), e.get("agent", ""))
         for cid, e in found.items()
     ]
 
 
 @dataclass(eq=False)
 class CallbackAttempt:
-    """One dial-out of a callback: the agent reserved, the customer's number and how far it got."""
+    """One dial-out of a callback: the agent reserved, the customer's number (looked up for this
+    attempt, in memory only) and how far it got."""
 
     number: str
     agent_id: str
@@ -182,14 +191,22 @@ class CallbackDialer:
 
     def request(self, call: Call, action: RequestCallback) -> bool:
         """Queue the caller's contact as a callback to ``action.number``; the flow goes on and
-        the caller's hang-up no longer abandons the contact. False when the ACD refused."""
+        the caller's hang-up no longer abandons the contact. False when the ACD refused or the
+        number could not be stored."""
         sw = self.switch
         tenant_id = call.tenant.tenant_id
         key = (tenant_id, call.contact_id)
         call.variables.update(action.variables)
         call.queue_id = action.queue_id
+        # Stored before the event that names it: a crash in between leaves an unreferenced
+        # value (still erasable by number), never a reference to nothing.
+        try:
+            ref = sw.personal.put(tenant_id, PHONE, action.number)
+        except PersonalStoreError as exc:
+            _log.error("tenant %s: callback of %s not taken: %s", tenant_id, call.contact_id, exc)
+            return False
         # Known before the ACD runs: an agent may be reserved (and dialling start) at once.
-        self.pending[key] = PendingCallback(action.queue_id, action.number, dict(call.variables))
+        self.pending[key] = PendingCallback(action.queue_id, ref, dict(call.variables))
         call.callback_requested = True
         center = sw.centers[tenant_id]
         ok = sw._run_acd(
@@ -198,12 +215,14 @@ class CallbackDialer:
             call.contact_id,
             action.queue_id,
             _now_ms(),
-            number=action.number,
+            number_ref=ref,
         )
         if not ok:
             self.pending.pop(key, None)
             call.callback_requested = False
             _log.warning("tenant %s: callback of %s refused", tenant_id, call.contact_id)
+            with contextlib.suppress(PersonalStoreError):
+                sw.personal.erase_ref(tenant_id, ref)  # no event names it: keep no copy
         return ok
 
     def restore(self, tenant_id: str, recovered: Sequence[RecoveredCallback]) -> int:
@@ -214,7 +233,7 @@ class CallbackDialer:
         restored = 0
         for item in recovered:
             key = (tenant_id, item.contact_id)
-            self.pending[key] = PendingCallback(item.queue_id, item.number)
+            self.pending[key] = PendingCallback(item.queue_id, item.number_ref)
             ok = sw._run_acd(
                 center,
                 Acd.restore_callback,
@@ -263,6 +282,14 @@ class CallbackDialer:
             )
             sw._run_acd(center, Acd.callback_failed, contact_id, _now_ms())
             return
+        number = self._number(tenant_id, contact_id, pending.number_ref)
+        if number is None:
+            self.pending.pop(key, None)
+            sw._run_acd(center, Acd.callback_given_up, contact_id, _now_ms())
+            return
+        if not number:
+            sw._run_acd(center, Acd.callback_failed, contact_id, _now_ms())
+            return
         account = sw._accounts_by_agent.get((tenant_id, agent_id))
         bindings = sw.registrar.contacts(account.username, sw._loop.time()) if account else []
         if not bindings:
@@ -283,7 +310,7 @@ class CallbackDialer:
                 "INVITE",
                 binding.contact_uri,
                 from_addr=NameAddr(
-                    uri=SipUri(host=sw.host, user=_safe_user(pending.number), port=sw.port),
+                    uri=SipUri(host=sw.host, user=_safe_user(number), port=sw.port),
                     display_name=pending.queue_id,
                 ),
                 to_addr=NameAddr(uri=SipUri(host=sw.host, user=binding.username, port=sw.port)),
@@ -318,9 +345,9 @@ class CallbackDialer:
             legs=[leg],
         )
         # The screen pop, as for an inbound call, and the number to call back.
-        headers = [*_context_headers(call), (CALLBACK_NUMBER_HEADER, pending.number)]
+        headers = [*_context_headers(call), (CALLBACK_NUMBER_HEADER, number)]
         leg.invite = with_via(agent_invite(headers), sw.host, sw.port, "TCP" if reliable else "UDP")
-        attempt = CallbackAttempt(pending.number, agent_id, trunk, customer_rtp)
+        attempt = CallbackAttempt(number, agent_id, trunk, customer_rtp)
         call.callback = attempt
         self.active[key] = call
         sw.calls.setdefault(contact_id, call)  # the customer's first call may still be on
@@ -328,6 +355,31 @@ class CallbackDialer:
         sw._by_invite_tx[leg.tx_id] = (call, leg)
         ring_s = next((q.ring_timeout_s for q in setup.queues if q.queue_id == call.queue_id), 15)
         attempt.timer = sw._loop.call_later(ring_s, self._agent_rang_out, call)
+
+    def _number(self, tenant_id: str, contact_id: str, ref: str) -> str | None:
+        """The number to call back: None when it is gone for good (erased, or the log's
+        reference is malformed), "" when the store cannot answer now (a failed attempt)."""
+        if not is_ref(ref):
+            _log.error(
+                "tenant %s: callback %s fails for good: %r is not a number reference",
+                tenant_id,
+                contact_id,
+                ref[:40],
+            )
+            return None
+        try:
+            number = self.switch.personal.get(tenant_id, ref)
+        except PersonalStoreError as exc:
+            _log.error("tenant %s: callback %s not dialled: %s", tenant_id, contact_id, exc)
+            return ""
+        if number is None:
+            _log.warning(
+                "tenant %s: callback %s fails for good: its number (%s) was erased",
+                tenant_id,
+                contact_id,
+                ref,
+            )
+        return number
 
     def _agent_rang_out(self, call: Call) -> None:
         attempt = _attempt(call)

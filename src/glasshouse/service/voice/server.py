@@ -1,7 +1,7 @@
 """The voice server's composition: the setup, the event log, one ACD per tenant, the registrar,
 the toll-fraud guard, the media engine and the switch, started on one event loop. At start,
-what a stopped process left open is recovered: recordings are closed, callbacks still pending
-go back to their tenant's ACD."""
+what a stopped process left open is recovered: its calls and agents' logins are closed in the
+log, recordings are closed, callbacks still pending go back to their tenant's ACD."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from glasshouse.adapters.eventstore.sqlite import SqliteEventStore
 from glasshouse.adapters.media.ports import PortAllocator
 from glasshouse.adapters.media.rtp_session import MediaEngine
+from glasshouse.adapters.personal import SqlitePersonalStore
 from glasshouse.domain.acd import Acd, AcdSettings
+from glasshouse.domain.acd.recovery import close_out
 from glasshouse.domain.events import Event, RecordingStopped
 from glasshouse.domain.voice.guard import TollFraudGuard
 from glasshouse.domain.voice.registrar import Registrar
@@ -55,10 +57,14 @@ class VoiceServer:
         low, high = options.rtp_ports or (settings.rtp_port_min, settings.rtp_port_max)
         setup.data_dir.mkdir(parents=True, exist_ok=True)
         store = SqliteEventStore(setup.data_dir / "events.db", durability="process")
+        personal: SqlitePersonalStore | None = None
         try:
+            # The numbers the log names by reference, as durable as the log (the switch owns it).
+            personal = SqlitePersonalStore(setup.data_dir / "personal.db", durability="process")
             kit = MediaKit(setup.data_dir)
             centers: dict[str, ContactCenter] = {}
             for tenant in setup.tenants.values():
+                _close_out(store, tenant.tenant_id)
                 acd = Acd(
                     tenant.tenant_id, AcdSettings(reason_codes=frozenset(tenant.reason_codes))
                 )
@@ -115,6 +121,7 @@ class VoiceServer:
                 media=engine,
                 kit=kit,
                 host=host,
+                personal=personal,
             )
             for tenant in setup.tenants.values():
                 # Callbacks a stopped process left waiting or half-dialled are dialled still.
@@ -128,6 +135,8 @@ class VoiceServer:
                     )
             await switch.start(port)
         except BaseException:
+            if personal is not None:
+                personal.close()
             store.close()
             raise
         return cls(setup, switch, store)
@@ -136,3 +145,20 @@ class VoiceServer:
         self.switch.close()
         self.switch.media.close()
         self.store.close()
+
+
+def _close_out(store: SqliteEventStore, tenant_id: str) -> None:
+    """Close, in one append, the calls and logins a stopped process left open in the tenant's
+    log, as of its last event: first, so that the ACD starts from a log with nothing open."""
+    closing = close_out(store.read(tenant_id))
+    if not closing.events:
+        return
+    store.append(closing.events)
+    _log.warning(
+        "tenant %s: a stopped process left %d contact(s) and %d agent(s) open: closed as of "
+        "its last event (ts %d)",
+        tenant_id,
+        closing.contacts,
+        closing.agents,
+        closing.events[0].ts,
+    )

@@ -35,6 +35,12 @@ from glasshouse.adapters.eventstore.base import EventStore
 from glasshouse.adapters.media.recording import CallRecorder
 from glasshouse.adapters.media.rtp_session import MediaEngine, RtpSession, bridge, unbridge
 from glasshouse.adapters.media.sources import Playlist, ToneSource
+from glasshouse.adapters.personal import (
+    PHONE,
+    PersonalStore,
+    PersonalStoreError,
+    SqlitePersonalStore,
+)
 from glasshouse.domain.acd import Acd, AcdError
 from glasshouse.domain.events import (
     CallDialed,
@@ -199,8 +205,14 @@ class Switch:
         media: MediaEngine,
         kit: MediaKit,
         host: str,
+        personal: PersonalStore | None = None,
     ) -> None:
         self._loop = loop
+        # Numbers that events name by reference (callbacks, transfers out); closed with the
+        # switch. None keeps them in memory only, for a switch without a data directory.
+        self.personal: PersonalStore = (
+            SqlitePersonalStore(":memory:") if personal is None else personal
+        )
         self.voice = voice
         self.tenants = tenants
         self.centers = centers
@@ -260,6 +272,7 @@ class Switch:
         for timer in self._acd_timers.values():
             timer.cancel()
         self.stack.close()
+        self.personal.close()
 
     # -- the log -----------------------------------------------------------------------------
 
@@ -1604,12 +1617,22 @@ class Switch:
     def _blind_external(
         self, call: Call, leg: Leg, refer: SipRequest, target: TransferTarget
     ) -> None:
-        """Blind transfer to an outside number, through the tenant's trunk."""
+        """Blind transfer to an outside number, through the tenant's trunk. The log names the
+        number by its reference in the personal data store (``external:<ref>``)."""
+        tenant_id = call.tenant.tenant_id
+        try:
+            # Stored before anything is dialled or logged: the event never names nothing.
+            ref = self.personal.put(tenant_id, PHONE, target.name)
+        except PersonalStoreError as exc:
+            _log.error("tenant %s: transfer of %s not made: %s", tenant_id, call.contact_id, exc)
+            raise TransferError(500, "Transfer target could not be recorded") from None
         if not self._dial_external(call, target.name):
+            with contextlib.suppress(PersonalStoreError):
+                self.personal.erase_ref(tenant_id, ref)  # no event names it: keep no copy
             raise TransferError(403, "Number refused by the outbound policy")
         unbridge(call.caller.rtp)
         self._stop_recording(call)
-        self._log_transferred(call, leg.agent_id, "blind", target.logged)
+        self._log_transferred(call, leg.agent_id, "blind", f"external:{ref}")
         call.talking = False
         call.held = False
         self._run_acd(self._acd(call), Acd.hangup, call.contact_id, now_ms(), by="agent")
