@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final, NoReturn, TypeVar
+from typing import Any, Final, NoReturn, TypeVar, cast
 
 from glasshouse.protocols.sip.headers import (
     CALL_ID_SHAPE,
@@ -173,9 +173,36 @@ class SipVersionError(SipParseError):
 # Messages
 
 
+# Parsed values of the headers every layer reads (Via, From, To, CSeq, Call-ID), by raw text.
+# The transaction layer, the dialog and the switch each read them again for one message; the
+# values are immutable, so one parse serves them all. Bounded: cleared when full.
+_PARSED: dict[tuple[int, str], Any] = {}
+_PARSED_MAX: Final = 4096
+
+
+def _parsed(kind: int, raw: str, parse: Callable[[str], _T]) -> _T:
+    key = (kind, raw)
+    value = _PARSED.get(key)
+    if value is None:
+        value = parse(raw)  # a malformed value raises and is not kept
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = value
+    return cast(_T, value)
+
+
+def _parse_from(raw: str) -> NameAddr:
+    return NameAddr.parse(raw, what="From header")
+
+
+def _parse_to(raw: str) -> NameAddr:
+    return NameAddr.parse(raw, what="To header")
+
+
 class _HeaderAccess:
-    """Typed readers shared by requests and responses. Each parses the raw field on access and
-    raises SipParseError if it is malformed or repeated where one is allowed."""
+    """Typed readers shared by requests and responses. Each parses the raw field on access (the
+    common ones through a small cache of immutable values) and raises SipParseError if it is
+    malformed or repeated where one is allowed."""
 
     headers: Headers
 
@@ -218,23 +245,23 @@ class _HeaderAccess:
         value = self.headers.get("Via")
         if value is None:
             raise SipParseError("missing Via header")
-        return Via.parse(value)
+        return _parsed(0, value, Via.parse)
 
     @property
     def from_(self) -> NameAddr:
-        return NameAddr.parse(self._required("From"), what="From header")
+        return _parsed(1, self._required("From"), _parse_from)
 
     @property
     def to(self) -> NameAddr:
-        return NameAddr.parse(self._required("To"), what="To header")
+        return _parsed(2, self._required("To"), _parse_to)
 
     @property
     def call_id(self) -> str:
-        return parse_call_id(self._required("Call-ID"))
+        return _parsed(3, self._required("Call-ID"), parse_call_id)
 
     @property
     def cseq(self) -> CSeq:
-        return CSeq.parse(self._required("CSeq"))
+        return _parsed(4, self._required("CSeq"), CSeq.parse)
 
     @property
     def max_forwards(self) -> int | None:
