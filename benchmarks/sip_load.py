@@ -1165,7 +1165,7 @@ def serve_child(argv: list[str]) -> int:
 
     import uvloop
 
-    from glasshouse.service.voice.server import ServerOptions, VoiceServer
+    from glasshouse.service.voice.server import ServerOptions, VoiceServer, settle_memory
     from glasshouse.service.voice.setup import load_server_setup
 
     parser = argparse.ArgumentParser(prog="sip_load.py serve-child")
@@ -1190,8 +1190,7 @@ def serve_child(argv: list[str]) -> int:
         )
         engine = server.switch.media
         engine.fast_relay = not ns.no_fast_relay
-        gc.collect()  # as `glasshouse serve` does once it is up
-        gc.freeze()
+        settle_memory()  # as `glasshouse serve` does once it is up
         print("Press Ctrl-C to stop.", flush=True)
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -6,14 +6,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 import sys
 from importlib import resources
 from pathlib import Path
 
-from glasshouse.service.voice.server import ServerOptions, VoiceServer
+from glasshouse.service.voice.server import ServerOptions, VoiceServer, settle_memory
 from glasshouse.service.voice.setup import ServerSetup, SetupError, load_server_setup
 
 EXIT_BAD_INPUT = 2
@@ -115,10 +114,7 @@ async def _main(setup: ServerSetup, options: ServerOptions) -> int:
     except OSError as exc:
         print(f"glasshouse serve: cannot listen: {exc}", file=sys.stderr)
         return 1
-    # Everything built so far lives as long as the server: keep the collector off it, so its
-    # full passes stay short while calls come and go.
-    gc.collect()
-    gc.freeze()
+    settle_memory()
     print(_banner(setup, server), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
