@@ -25,7 +25,6 @@ import json
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Final
@@ -36,15 +35,13 @@ from glasshouse.adapters.eventstore.base import (
     check_tenant,
     normalise_for_append,
 )
+from glasshouse.adapters.sqlite_file import open_store_file
 from glasshouse.domain.events import SCHEMA_VERSION, Event, EventError, event_from_dict
 
 # Version of the table layout (``PRAGMA user_version``), not of the event schema (column ``v``).
 STORE_FORMAT: Final = 1
 
 _READ_PAGE: Final = 1000
-
-# What an acknowledged append survives: "power" a power cut as well as a killed process.
-_SYNCHRONOUS: Final = {"power": "FULL", "process": "NORMAL"}
 
 # One encoder for every append: json.dumps with options builds a new encoder per call.
 _ENCODE: Final = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
@@ -88,88 +85,18 @@ class SqliteEventStore:
         create: bool = True,
         durability: str = "power",
     ) -> None:
-        if durability not in _SYNCHRONOUS:
-            raise EventStoreError(
-                f"durability must be one of {', '.join(_SYNCHRONOUS)}, got {durability!r}"
-            )
-        self._synchronous = _SYNCHRONOUS[durability]
         self.path = os.fspath(path)
         self._lock = threading.Lock()
-        in_memory = self.path == ":memory:"
-        if not create and not in_memory and not os.path.exists(self.path):
-            raise EventStoreError(f"no event store at {self.path}")
-        try:
-            conn = sqlite3.connect(
-                self.path,
-                timeout=busy_timeout_s,
-                isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE ... COMMIT
-                check_same_thread=False,
-            )
-        except sqlite3.Error as exc:
-            raise EventStoreError(f"cannot open event store {self.path}: {exc}") from exc
-        self._conn: sqlite3.Connection | None = conn
-        try:
-            self._setup_retrying(conn, in_memory, busy_timeout_s)
-        except BaseException:
-            self._conn = None
-            conn.close()
-            raise
-
-    def _setup_retrying(
-        self, conn: sqlite3.Connection, in_memory: bool, busy_timeout_s: float
-    ) -> None:
-        # Switching a new file to WAL needs an exclusive lock, and SQLite reports a concurrent
-        # opener's lock as "database is locked" at once instead of waiting on the busy timeout:
-        # retry for as long as the busy timeout allows.
-        deadline = time.monotonic() + busy_timeout_s
-        delay = 0.005
-        while True:
-            try:
-                self._setup(conn, in_memory)
-                return
-            except EventStoreError as exc:
-                locked = isinstance(exc.__cause__, sqlite3.OperationalError) and (
-                    "locked" in str(exc.__cause__) or "busy" in str(exc.__cause__)
-                )
-                if not locked or time.monotonic() >= deadline:
-                    raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.1)
-
-    def _setup(self, conn: sqlite3.Connection, in_memory: bool) -> None:
-        try:
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if not in_memory and str(mode).lower() != "wal":
-                raise EventStoreError(
-                    f"event store {self.path}: the file system does not support WAL mode "
-                    f"(journal mode is {mode!r}); durability cannot be guaranteed"
-                )
-            conn.execute(f"PRAGMA synchronous={self._synchronous}")
-            # Concurrent first opens of a new file race to create the table; the write lock makes
-            # exactly one of them do it.
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
-                if version == 0:
-                    others = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-                    if others:
-                        raise EventStoreError(
-                            f"{self.path} is a SQLite database but not a Glasshouse event store"
-                        )
-                    conn.execute(_SCHEMA)
-                    conn.execute(f"PRAGMA user_version={STORE_FORMAT}")
-                elif version != STORE_FORMAT:
-                    raise EventStoreError(
-                        f"event store {self.path} has format {version}; this version of "
-                        f"Glasshouse reads format {STORE_FORMAT}"
-                    )
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise EventStoreError(f"cannot open event store {self.path}: {exc}") from exc
+        self._conn: sqlite3.Connection | None = open_store_file(
+            self.path,
+            what="event store",
+            schema=(_SCHEMA,),
+            store_format=STORE_FORMAT,
+            durability=durability,
+            busy_timeout_s=busy_timeout_s,
+            create=create,
+            error=EventStoreError,
+        )
 
     # -- context manager ---------------------------------------------------------------------
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-import time
 from types import TracebackType
 from typing import Final
 
@@ -30,13 +29,12 @@ from glasshouse.adapters.personal.base import (
     check_value,
     new_ref,
 )
+from glasshouse.adapters.sqlite_file import open_store_file
 
 __all__ = ["STORE_FORMAT", "SqlitePersonalStore"]
 
 # Version of the table layout (``PRAGMA user_version``).
 STORE_FORMAT: Final = 1
-
-_SYNCHRONOUS: Final = {"power": "FULL", "process": "NORMAL"}
 
 _SCHEMA: Final = (
     """
@@ -70,88 +68,19 @@ class SqlitePersonalStore:
         create: bool = True,
         durability: str = "power",
     ) -> None:
-        if durability not in _SYNCHRONOUS:
-            raise PersonalStoreError(
-                f"durability must be one of {', '.join(_SYNCHRONOUS)}, got {durability!r}"
-            )
         self.path = os.fspath(path)
         self._lock = threading.Lock()
-        in_memory = self.path == ":memory:"
-        if not create and not in_memory and not os.path.exists(self.path):
-            raise PersonalStoreError(f"no personal data store at {self.path}")
-        try:
-            conn = sqlite3.connect(
-                self.path,
-                timeout=busy_timeout_s,
-                isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE ... COMMIT
-                check_same_thread=False,
-            )
-        except sqlite3.Error as exc:
-            raise PersonalStoreError(f"cannot open personal data store {self.path}: {exc}") from exc
-        self._conn: sqlite3.Connection | None = conn
-        try:
-            self._setup_retrying(conn, in_memory, _SYNCHRONOUS[durability], busy_timeout_s)
-        except BaseException:
-            self._conn = None
-            conn.close()
-            raise
-
-    def _setup_retrying(
-        self, conn: sqlite3.Connection, in_memory: bool, synchronous: str, busy_timeout_s: float
-    ) -> None:
-        # Switching a new file to WAL needs an exclusive lock, which SQLite reports as "locked"
-        # at once instead of waiting on the busy timeout: retry as long as that timeout allows.
-        deadline = time.monotonic() + busy_timeout_s
-        delay = 0.005
-        while True:
-            try:
-                self._setup(conn, in_memory, synchronous)
-                return
-            except PersonalStoreError as exc:
-                cause = exc.__cause__
-                locked = isinstance(cause, sqlite3.OperationalError) and (
-                    "locked" in str(cause) or "busy" in str(cause)
-                )
-                if not locked or time.monotonic() >= deadline:
-                    raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.1)
-
-    def _setup(self, conn: sqlite3.Connection, in_memory: bool, synchronous: str) -> None:
-        try:
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if not in_memory and str(mode).lower() != "wal":
-                raise PersonalStoreError(
-                    f"personal data store {self.path}: the file system does not support WAL "
-                    f"mode (journal mode is {mode!r}); durability cannot be guaranteed"
-                )
-            conn.execute(f"PRAGMA synchronous={synchronous}")
-            conn.execute("PRAGMA secure_delete=ON")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
-                if version == 0:
-                    others = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-                    if others:
-                        raise PersonalStoreError(
-                            f"{self.path} is a SQLite database but not a Glasshouse "
-                            "personal data store"
-                        )
-                    for statement in _SCHEMA:
-                        conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version={STORE_FORMAT}")
-                elif version != STORE_FORMAT:
-                    raise PersonalStoreError(
-                        f"personal data store {self.path} has format {version}; this version "
-                        f"of Glasshouse reads format {STORE_FORMAT}"
-                    )
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise PersonalStoreError(f"cannot open personal data store {self.path}: {exc}") from exc
+        self._conn: sqlite3.Connection | None = open_store_file(
+            self.path,
+            what="personal data store",
+            schema=_SCHEMA,
+            store_format=STORE_FORMAT,
+            durability=durability,
+            busy_timeout_s=busy_timeout_s,
+            create=create,
+            error=PersonalStoreError,
+            pragmas=("PRAGMA secure_delete=ON",),
+        )
 
     # -- context manager ---------------------------------------------------------------------
 
