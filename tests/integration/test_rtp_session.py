@@ -466,6 +466,48 @@ def test_sending_latches_onto_the_address_the_peer_sends_from() -> None:
     run(scenario)
 
 
+def test_the_stream_locks_to_its_remote_until_it_falls_silent_or_is_moved() -> None:
+    async def scenario(engine: MediaEngine) -> None:
+        peer, stranger, other = UdpPeer(), UdpPeer(), UdpPeer()
+        try:
+            session = await open_pair(engine, peer, 0)
+            assert not session.stats.locked
+            for seq in range(2):
+                peer.send(
+                    bytes(RtpPacket(0, seq, 160 * seq, 0xAB, PCMU_SILENCE)), session.local_address
+                )
+            await until(lambda: session.stats.packets_in == 2)
+            assert session.stats.locked
+            # A stranger's well-formed packet of the right type is not even seen: it can neither
+            # move the stream nor be counted (before the lock it would have latched).
+            stranger.send(bytes(RtpPacket(0, 9, 160, 0xBAD, PCMU_SILENCE)), session.local_address)
+            peer.send(bytes(RtpPacket(0, 2, 320, 0xAB, PCMU_SILENCE)), session.local_address)
+            await until(lambda: session.stats.packets_in == 3)
+            await asyncio.sleep(0.05)
+            stats = session.stats
+            assert (stats.packets_in, stats.ignored, stats.latched) == (3, 0, 0)
+            assert stats.remote_address == peer.address
+            # What we send still reaches the remote, now through the connected socket.
+            peer.drain()
+            assert len(await peer.packets(2)) == 2
+            # A new address from signalling opens the lock at once; its first packet locks again.
+            session.set_remote(other.address, 0)
+            assert not session.stats.locked
+            other.send(bytes(RtpPacket(0, 1, 160, 0xCD, PCMU_SILENCE)), session.local_address)
+            await until(lambda: session.stats.locked)
+            assert session.remote_address == other.address and session.stats.packets_in == 4
+            # A remote silent for a second no longer holds the stream.
+            await until(lambda: not session.stats.locked, timeout=3)
+            stranger.send(bytes(RtpPacket(0, 10, 320, 0xBAD, PCMU_SILENCE)), session.local_address)
+            await until(lambda: session.stats.latched == 1)
+            assert session.remote_address == stranger.address
+        finally:
+            for p in (peer, stranger, other):
+                p.close()
+
+    run(scenario)
+
+
 # ---------------------------------------------------------------------------------------------
 # Bridging
 
@@ -648,11 +690,19 @@ def test_pass_through_keeps_one_stream_for_extensions_new_addresses_and_dtmf() -
             peer_a.send(with_extension, a.local_address)
             assert await rtp_datagrams(peer_b, 1) == [with_extension]
 
-            # The far end moves (NAT rebinding): latched, and its packets still pass as they are.
+            # Locked to peer_a (strict RTP): another source is not heard and moves nothing.
+            assert a.stats.locked
+            await send_all(nat, far_end_stream(2, first_seq=51), a.local_address)
+            await asyncio.sleep(0.1)
+            assert peer_b.drain() == [] and a.remote_address == peer_a.address
+            # The far end moves (NAT rebinding): once peer_a has been silent for a second the
+            # lock opens; the new address latches, and its packets still pass as they are.
+            await until(lambda: not a.stats.locked, timeout=3)
             moved = far_end_stream(3, first_seq=51)
             await send_all(nat, moved, a.local_address)
             assert await rtp_datagrams(peer_b, 3) == moved
             assert a.remote_address == nat.address and a.stats.latched == 1
+            await until(lambda: a.stats.locked)
 
             # Key presses: detected here, passed on in the far end's stream with b's payload type.
             press = [bytes(p) for p in dtmf_packets("9", 8000 + 160 * 4, 54, ssrc=0xFA4E)]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import ipaddress
 import logging
 import math
@@ -108,6 +109,8 @@ _RTP_HEADER: Final = 12
 _MAX_READS_PER_READY: Final = 8
 _USE_EPOLL: Final = hasattr(select, "epoll")
 _PLAIN_RTP_FIRST_BYTE: Final = 0x80  # version 2, no padding, no extension, no CSRC
+# A locked stream whose remote sent nothing for this many ticks opens again to any source.
+_LOCK_IDLE_TICKS: Final = 50
 
 Address = tuple[str, int]
 DtmfListener = Callable[[str], None]
@@ -145,6 +148,8 @@ class SessionStats:
     malformed: int  # RTP, RTCP or telephone-event payloads that did not parse
     ignored: int  # well-formed RTP we do not use: payload type not negotiated, no remote yet
     latched: int  # times the sending address moved to where the peer's RTP comes from
+    # Whether the RTP socket is connected to the remote: only its datagrams reach the session.
+    locked: bool
     dtmf_in: int  # key presses received
     dtmf_out: int  # key presses sent
     rtcp_in: int
@@ -183,6 +188,24 @@ def _check_ip(host: str, what: str) -> ipaddress.IPv4Address | ipaddress.IPv6Add
         return ipaddress.ip_address(host)
     except ValueError:
         raise InvalidRemoteError(f"{what} must be an IP address, got {host!r}") from None
+
+
+_libc: Any = None
+
+
+def _disconnect(sock: Any) -> bool:
+    """Dissolve a UDP socket's association (``connect`` with ``AF_UNSPEC``, which Python's
+    ``socket.connect`` cannot express); False where that is not possible."""
+    global _libc
+    if _libc is None:
+        try:
+            _libc = ctypes.CDLL(None, use_errno=True)
+        except OSError:
+            _libc = False
+    if not _libc:
+        return False
+    unspec = (ctypes.c_ubyte * 16)()  # zeroed: sa_family AF_UNSPEC
+    return int(_libc.connect(sock.fileno(), unspec, ctypes.sizeof(unspec))) == 0
 
 
 def _ntp_now() -> int:
@@ -247,6 +270,8 @@ class MediaEngine:
         self._epoll: Any = None
         self._ready_handlers: dict[int, Callable[[], bool]] = {}
         self._last_ready = 0.0
+        # Sessions whose RTP socket is connected to their remote (see ``RtpSession._lock``).
+        self._locked: dict[RtpSession, None] = {}
         if _USE_EPOLL:
             self._epoll = select.epoll()
 
@@ -428,6 +453,12 @@ class MediaEngine:
                 _log.exception("RTCP report failed on port %d", session.port)
         for session in tuple(self._dtmf_waiting):
             session._poll_dtmf(now)
+        if tick % _LOCK_IDLE_TICKS == 0 and self._locked:
+            for session in tuple(self._locked):
+                if session._packets_in == session._lock_seen:
+                    session._unlock()
+                else:
+                    session._lock_seen = session._packets_in
 
     # -- session bookkeeping ----------------------------------------------------------------
 
@@ -439,6 +470,7 @@ class MediaEngine:
 
     def _forget(self, session: RtpSession) -> None:
         self._sessions.pop(session, None)
+        self._locked.pop(session, None)
         self._senders.pop(session, None)
         self._dtmf_waiting.pop(session, None)
         if session._rtcp_bucket is not None:
@@ -470,17 +502,24 @@ class RtpSession:
         self._sock = pair.rtp
         host, port = pair.rtp.getsockname()[:2]
         self.local_address: Address = (host, port)
-        self.ssrc = secrets.randbits(32)
+        # SSRC, first sequence number and timestamp base from one read of the system's CSPRNG.
+        random = int.from_bytes(secrets.token_bytes(10), "big")
+        self.ssrc = random & _TS_MASK
         self._ssrc_bytes = self.ssrc.to_bytes(4, "big")
         # Random starting points (RFC 3550 5.1) make a stream hard to guess for an off-path
         # attacker and make restarted calls distinguishable.
-        self._seq = secrets.randbits(16)
-        self._ts_base = secrets.randbits(32)
+        self._seq = (random >> 32) & 0xFFFF
+        self._ts_base = random >> 48
         self._last_ts: int | None = None
         self._sdes = RtcpSourceDescription(
             (SdesChunk(self.ssrc, (SdesItem(SDES_CNAME, engine.cname.encode()),)),)
         )
         self._rtcp_bucket: dict[RtpSession, None] | None = None
+        # Locking needs the engine's epoll set (the reader of the port is swapped) and a way
+        # to dissolve the association again.
+        self._may_lock = engine._epoll is not None
+        self._locked = False
+        self._lock_seen = 0
 
         # Where and what we send.
         self._remote: Address | None = None
@@ -587,6 +626,11 @@ class RtpSession:
         return self._closed
 
     @property
+    def packets_out(self) -> int:
+        """RTP packets sent so far (``stats.packets_out`` without building the whole record)."""
+        return self._packets_out
+
+    @property
     def stats(self) -> SessionStats:
         tracker = self._rx_tracker
         return SessionStats(
@@ -598,6 +642,7 @@ class RtpSession:
             malformed=self._malformed,
             ignored=self._ignored,
             latched=self._latched,
+            locked=self._locked,
             dtmf_in=self._dtmf_in,
             dtmf_out=self._dtmf_out,
             rtcp_in=self._rtcp_in,
@@ -646,6 +691,8 @@ class RtpSession:
                 )
         if remote[1] == 65535 and rtcp_addr is None:
             raise InvalidRemoteError("remote RTP port 65535 leaves no port above it for RTCP")
+        if self._locked and remote != self._remote:
+            self._unlock()
         self._remote = remote
         self._remote_rtcp = rtcp
         self._rtcp_mux = rtcp == remote
@@ -777,6 +824,45 @@ class RtpSession:
         if not isinstance(port, int) or not 1 <= port <= 65535:
             raise InvalidRemoteError(f"{what}: port {port!r} out of range 1-65535")
         return (str(ip), port)
+
+    def _lock(self) -> None:
+        """Connect the RTP socket to the remote, which has just sent from where we send to.
+
+        From then on the kernel delivers only that remote's datagrams (strict RTP: a stranger
+        cannot inject into or steer the stream), and the packet path uses ``recv``/``send``
+        without converting addresses on every datagram. The engine opens the lock again once
+        the remote has been silent for a second, so a phone whose NAT binding moves latches
+        anew, and ``set_remote`` opens it for a new address."""
+        remote = self._remote
+        engine = self._engine
+        fd = self._sock.fileno()
+        if remote is None or self._closed or fd not in engine._ready_handlers:
+            return
+        try:
+            self._sock.connect(remote)
+        except OSError:
+            self._may_lock = False
+            return
+        self._locked = True
+        self._may_lock = False
+        self._lock_seen = self._packets_in
+        engine._ready_handlers[fd] = self._receive_locked
+        engine._locked[self] = None
+
+    def _unlock(self) -> None:
+        """Accept datagrams from any source again (the next accepted one may latch)."""
+        if not self._locked:
+            return
+        engine = self._engine
+        engine._locked.pop(self, None)
+        if not _disconnect(self._sock):
+            _log.warning("port %d stays locked to %s: cannot disconnect", self.port, self._remote)
+            return
+        self._locked = False
+        self._may_lock = not self._closed
+        fd = self._sock.fileno()
+        if fd in engine._ready_handlers:
+            engine._ready_handlers[fd] = self._receive_rtp
 
     def _dtmf_busy(self) -> bool:
         return bool(self._dtmf_queue) or self._dtmf_press is not None
@@ -927,7 +1013,10 @@ class RtpSession:
         # A packet the kernel cannot take now is dropped and counted, never queued: a late
         # media packet is worthless.
         try:
-            self._sock.sendto(data, remote)
+            if self._locked:
+                self._sock.send(data)
+            else:
+                self._sock.sendto(data, remote)
         except OSError:
             self._socket_errors += 1
             return
@@ -981,7 +1070,10 @@ class RtpSession:
             if out_type != in_telephone_event:
                 data = bytes((data[0], (data[1] & 0x80) | out_type)) + data[2:]
         try:
-            self._sock.sendto(data, remote)
+            if self._locked:
+                self._sock.send(data)
+            else:
+                self._sock.sendto(data, remote)
         except OSError:
             self._socket_errors += 1
             return
@@ -1074,10 +1166,15 @@ class RtpSession:
             remote = peer._remote
             if remote is None:
                 return True
+            if self._may_lock:
+                self._lock()
             self._packets_in += 1
             self._bytes_in += len(data)
             try:
-                peer._sock.sendto(data, remote)
+                if peer._locked:
+                    peer._sock.send(data)
+                else:
+                    peer._sock.sendto(data, remote)
             except OSError:
                 peer._socket_errors += 1
                 return True
@@ -1092,6 +1189,51 @@ class RtpSession:
         except Exception:
             # Parse errors are counted where they happen; this is the last guard that keeps
             # a defect in one packet's handling away from the event loop.
+            self._malformed += 1
+            _log.exception("datagram handling failed on port %d", self.port)
+        return True
+
+    def _receive_locked(self) -> bool:
+        """``_receive_rtp`` for a locked port: every datagram comes from the remote."""
+        try:
+            data = self._sock.recv(_RECEIVE_BUFFER)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            # Also how an ICMP "port unreachable" for our last send surfaces on a connected
+            # socket: counted, and the next read goes on.
+            self._socket_errors += 1
+            return False
+        peer = self._pass_to
+        if (
+            peer is not None
+            and len(data) > _RTP_HEADER
+            and data[0] == _PLAIN_RTP_FIRST_BYTE
+            and data[1] & 0x7F == self._payload_type
+            and data[8:12] != self._ssrc_bytes
+        ):
+            remote = peer._remote
+            if remote is None:
+                return True
+            self._packets_in += 1
+            self._bytes_in += len(data)
+            try:
+                if peer._locked:
+                    peer._sock.send(data)
+                else:
+                    peer._sock.sendto(data, remote)
+            except OSError:
+                peer._socket_errors += 1
+                return True
+            peer._packets_out += 1
+            peer._bytes_out += len(data)
+            peer._relay_synced = False
+            return True
+        if self._closed:
+            return False
+        try:
+            self._on_rtp_datagram(data, self._remote)
+        except Exception:
             self._malformed += 1
             _log.exception("datagram handling failed on port %d", self.port)
         return True
@@ -1154,6 +1296,8 @@ class RtpSession:
             self._latched += 1
             if self._rtcp_mux:
                 self._remote_rtcp = self._remote
+        elif self._may_lock:
+            self._lock()
         self._packets_in += 1
         self._bytes_in += len(data)
         if self._pass_to is None:

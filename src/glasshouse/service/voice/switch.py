@@ -227,6 +227,7 @@ class Switch:
         self._by_dialog: dict[tuple[str, str], tuple[Call, Leg]] = {}  # (call-id, our tag)
         self._by_invite_tx: dict[str, tuple[Call, Leg]] = {}
         self._acd_timers: dict[str, asyncio.TimerHandle] = {}
+        self._acd_deadlines: dict[str, int] = {}  # what each tenant's timer is set for
         self._acd_queue: deque[list[Event]] = deque()
         self._acd_busy = False
         self._pending_logout: set[tuple[str, str]] = set()
@@ -294,16 +295,22 @@ class Switch:
 
     def _arm_acd(self, center: ContactCenter) -> None:
         deadline = center.acd.next_deadline()
-        old = self._acd_timers.pop(center.tenant, None)
+        tenant = center.tenant
+        if deadline is not None and self._acd_deadlines.get(tenant) == deadline:
+            return  # most commands leave the next deadline where it was: keep its timer
+        old = self._acd_timers.pop(tenant, None)
+        self._acd_deadlines.pop(tenant, None)
         if old is not None:
             old.cancel()
         if deadline is None:
             return
         delay = max(0.0, (deadline - now_ms()) / 1000)
-        self._acd_timers[center.tenant] = self._loop.call_later(delay, self._fire_acd, center)
+        self._acd_timers[tenant] = self._loop.call_later(delay, self._fire_acd, center)
+        self._acd_deadlines[tenant] = deadline
 
     def _fire_acd(self, center: ContactCenter) -> None:
         self._acd_timers.pop(center.tenant, None)
+        self._acd_deadlines.pop(center.tenant, None)
         self._run_acd(center, Acd.advance, max(now_ms(), center.acd.now))
 
     # -- SIP events --------------------------------------------------------------------------
